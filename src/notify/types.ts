@@ -1,0 +1,33 @@
+export interface DestinationResult {
+  name: string;
+  location: string;
+  ok: boolean;
+  bytes?: number;
+  error?: string;
+}
+
+export interface JobResult {
+  job: string;
+  ok: boolean;
+  /** Bytes written (after compression). */
+  bytes: number;
+  durationMs: number;
+  sha256?: string;
+  fileName?: string;
+  destinations: DestinationResult[];
+  error?: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export type JobEvent =
+  | { type: 'start'; job: string; at: string }
+  | { type: 'progress'; job: string; bytes: number; rate: number; at: string }
+  | { type: 'success'; job: string; result: JobResult; at: string }
+  | { type: 'failure'; job: string; result: JobResult; at: string }
+  | { type: 'summary'; results: JobResult[]; at: string };
+
+export interface Notifier {
+  readonly kind: string;
+  notify(event: JobEvent): Promise<void>;
+}

@@ -1,0 +1,60 @@
+import type { Readable } from 'node:stream';
+
+/** What a backend knows about one stored object. */
+export interface ObjectInfo {
+  /** Key relative to the storage's root (forward slashes). */
+  key: string;
+  size: number;
+  modified?: Date;
+  /** Backend-native content hash when the backend offers one (e.g. md5 for Drive, content_hash for Dropbox, ETag for S3). */
+  hash?: { algorithm: string; value: string };
+}
+
+export interface PutOptions {
+  /** Total length when known in advance; backends must cope with unknown length. */
+  size?: number;
+  /** Aborts the upload; the backend must leave nothing under the final name. */
+  signal?: AbortSignal;
+  /** Called as bytes are acknowledged by the destination. */
+  onProgress?: (bytesAcked: number) => void;
+  /** Expected sha256 (hex) of the whole body, when the caller knows it, for verification. */
+  sha256?: string;
+  /** Resume an interrupted upload of this key from the remote partial object, when the backend can. */
+  resume?: boolean;
+}
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  /** Human-readable location, never containing credentials (e.g. s3://bucket/key, /abs/path). */
+  location: string;
+  hash?: { algorithm: string; value: string };
+}
+
+/**
+ * One storage backend. Keys are relative to the backend's root; a backend never exposes a half-written object under
+ * its final key (write to a temporary name or session, commit at the end, abort on failure).
+ */
+export interface Storage {
+  /** Backend name as in the config (`local`, `s3`, `gdrive`, `dropbox`, `sftp`). */
+  readonly kind: string;
+  /** Where this storage points, for messages (credentials never included). */
+  describe(key?: string): string;
+  put(key: string, body: Readable, opts?: PutOptions): Promise<StoredObject>;
+  get(key: string, opts?: { signal?: AbortSignal; start?: number }): Promise<Readable>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  delete(key: string): Promise<void>;
+  /** Releases connections. Safe to call more than once. */
+  close?(): Promise<void>;
+}
+
+/** A configured destination of a job: a storage plus the key the job writes to. */
+export interface Destination {
+  /** e.g. `local[0]`, `s3[1]` — the config path, for results and messages. */
+  name: string;
+  storage: Storage;
+  key: string;
+  /** Retention: keep only the newest N backups of this job at this destination. */
+  keep?: number;
+}
