@@ -1,0 +1,212 @@
+import { readFile, stat } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import cron from 'node-cron';
+import { configSchema, jobSchema, type Config, type JobConfig } from './schema.js';
+import { formatIssues, formatPath } from './issues.js';
+import { interpolate, type InterpolationProblem } from './interpolate.js';
+import { ENC_PREFIX, decryptSecret, loadKeyMaterial } from './secrets.js';
+import { parseDsn, DsnError, type ParsedDsn } from './dsn.js';
+import { metaOf } from './fields.js';
+import { driverEngine } from '../dump/drivers.js';
+import { registerSecret } from '../util/redact.js';
+import { ConfigError } from '../util/errors.js';
+import { parseDuration } from '../util/duration.js';
+import { expandHome } from '../storage/local.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where it came from, for messages. */
+  source: string;
+  /** Parsed DSN of each job, by job name. */
+  dsns: Map<string, ParsedDsn>;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Reads a config from a URL such as s3://bucket/key; provided by the CLI so config/ stays free of storage I/O. */
+  fetchRemote?: (url: string) => Promise<string>;
+}
+
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** Reads, interpolates and validates a config file; throws ConfigError listing every problem (exit 2). */
+export async function loadConfig(source: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const text = await readConfigText(source, opts);
+  return parseConfigText(text, source, opts.env ?? process.env);
+}
+
+async function readConfigText(source: string, opts: LoadOptions): Promise<string> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) && !source.startsWith('file://')) {
+    if (!opts.fetchRemote) throw new ConfigError([`cannot load a config from ${source}: remote configs are not supported here`]);
+    try {
+      return await opts.fetchRemote(source);
+    } catch (err) {
+      throw new ConfigError([`cannot read the config: ${(err as Error).message}`], source);
+    }
+  }
+  const path = expandHome(source.startsWith('file://') ? new URL(source).pathname : source);
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw new ConfigError(['is a folder, not a config file'], source);
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`is ${st.size} bytes; a config file over 4 MiB is surely not one`], source);
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'the config file does not exist (check the path given to -c/--config or ONEDUMP_CONFIG)'
+        : code === 'EACCES'
+          ? 'the config file is not readable by this user (check its permissions)'
+          : `the config file cannot be read (${code ?? (err as Error).message})`;
+    throw new ConfigError([why], source);
+  }
+}
+
+/** Validates config text; every problem is collected before anything is reported. */
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        const msg = e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '');
+        return pos ? `line ${pos.line}, column ${pos.col}: ${msg} (YAML syntax)` : `${msg} (YAML syntax)`;
+      }),
+      source,
+    );
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) throw new ConfigError(['the config file is empty (it needs at least a jobs: list)'], source);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(['the config must be a YAML mapping with a jobs: list at the top level'], source);
+  }
+
+  const problems: string[] = [];
+  const interpProblems: InterpolationProblem[] = [];
+  let data = interpolate(raw, env, interpProblems);
+  problems.push(...interpProblems.map((p) => `${p.path}: ${p.message}`));
+  data = decryptAll(data, env, problems, '');
+
+  const parsed = configSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    problems.push(...formatIssues(configSchema, parsed.error.issues));
+    // Still check the jobs that are well-formed on their own, so one run reports everything.
+    const rawJobs = (data as { jobs?: unknown }).jobs;
+    if (Array.isArray(rawJobs)) {
+      const ok: Array<[JobConfig, number]> = [];
+      rawJobs.forEach((j, i) => {
+        const r = jobSchema.safeParse(j);
+        if (r.success) ok.push([r.data, i]);
+      });
+      checkJobs(ok, problems);
+    }
+    throw new ConfigError(problems, source);
+  }
+  const config = parsed.data;
+  const dsns = checkJobs(config.jobs.map((j, i) => [j, i]), problems);
+  checkSchedule(config.schedule, config.timezone, '', problems);
+  if (problems.length) throw new ConfigError(problems, source);
+  registerConfigSecrets(configSchema, config);
+  return { config, source, dsns };
+}
+
+function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], path: string): unknown {
+  if (typeof value === 'string' && value.startsWith(ENC_PREFIX)) {
+    const key = loadKeyMaterial(env);
+    if (!key) {
+      problems.push(`${path}: is encrypted but no key was found (set ONEDUMP_SECRET_KEY or ONEDUMP_SECRET_KEY_FILE)`);
+      return '';
+    }
+    try {
+      const plain = decryptSecret(value, key);
+      registerSecret(plain);
+      return plain;
+    } catch (err) {
+      problems.push(`${path}: ${(err as Error).message}`);
+      return '';
+    }
+  }
+  if (Array.isArray(value)) return value.map((v, i) => decryptAll(v, env, problems, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decryptAll(v, env, problems, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
+
+/** Checks that need more than one field: DSNs, driver/DSN agreement, SSH completeness, names, schedules. */
+function checkJobs(jobs: Array<[JobConfig, number]>, problems: string[]): Map<string, ParsedDsn> {
+  const dsns = new Map<string, ParsedDsn>();
+  const seen = new Map<string, number>();
+  jobs.forEach(([job, i]) => {
+    const at = (k: string) => formatPath(['jobs', i, k]);
+    const prev = seen.get(job.name);
+    if (prev !== undefined) problems.push(`${at('name')}: duplicate job name "${job.name}" (also jobs[${prev}])`);
+    seen.set(job.name, i);
+    try {
+      const d = parseDsn(job.dbdsn);
+      const engine = driverEngine(job.dbdriver);
+      if (d.engine !== engine && /^[a-z]+:\/\//i.test(job.dbdsn)) {
+        problems.push(`${at('dbdsn')}: is a ${d.engine} DSN but dbdriver is ${job.dbdriver}`);
+      } else if (engine === 'postgres' && !/^[a-z]+:\/\//i.test(job.dbdsn)) {
+        problems.push(`${at('dbdsn')}: PostgreSQL DSNs must be URLs such as postgres://user:pass@host:5432/db`);
+      } else {
+        dsns.set(job.name, { ...d, engine });
+      }
+    } catch (err) {
+      if (err instanceof DsnError) problems.push(`${at('dbdsn')}: ${err.message}`);
+      else throw err;
+    }
+    const ssh = [job.sshhost, job.sshuser, job.sshkey];
+    if (ssh.some(Boolean) && !ssh.every(Boolean)) {
+      problems.push(`jobs[${i}]: sshhost, sshuser and sshkey go together (${['sshhost', 'sshuser', 'sshkey'].filter((_, k) => !ssh[k]).join(', ')} missing)`);
+    }
+    if (job.tables?.length && job.excludetables?.length) problems.push(`jobs[${i}]: tables and excludetables cannot both be set`);
+    const storages = Object.values(job.storage).reduce((n, list) => n + ((list as unknown[] | undefined)?.length ?? 0), 0);
+    if (storages === 0) problems.push(`${at('storage')}: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])`);
+    checkSchedule(job.schedule, job.timezone, `jobs[${i}]`, problems);
+  });
+  return dsns;
+}
+
+export function isDurationSchedule(s: string): boolean {
+  return parseDuration(s) !== undefined;
+}
+
+function checkSchedule(schedule: string | undefined, tz: string | undefined, where: string, problems: string[]): void {
+  const p = (k: string) => (where ? `${where}.${k}` : k);
+  if (tz) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+    } catch {
+      problems.push(`${p('timezone')}: "${tz}" is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+    }
+  }
+  if (!schedule || isDurationSchedule(schedule)) return;
+  if (!cron.validate(schedule)) {
+    problems.push(`${p('schedule')}: "${schedule}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
+  }
+}
+
+/** Registers every value the schema marks secret, so logs and errors mask it. */
+function registerConfigSecrets(schema: z.ZodType, value: unknown): void {
+  const walk = (s: z.ZodType | undefined, v: unknown) => {
+    if (!s || v === undefined || v === null) return;
+    if (typeof v === 'string') {
+      if (metaOf(s)?.secret) registerSecret(v);
+      return;
+    }
+    const def = (x: z.ZodType) => (x as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType } }).def;
+    let cur = s;
+    for (let i = 0; i < 6 && def(cur).innerType; i++) cur = def(cur).innerType as z.ZodType;
+    if (Array.isArray(v)) {
+      const el = def(cur).element;
+      v.forEach((x) => walk(el, x));
+    } else if (typeof v === 'object') {
+      const shape = (cur as unknown as { shape?: Record<string, z.ZodType> }).shape ?? {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(shape[k], x);
+    }
+  };
+  walk(schema, value);
+}

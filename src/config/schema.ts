@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { str, described, bool, posInt, duration, secret } from './fields.js';
+import { storageBackends } from '../storage/registry.js';
+import { notifierBackends } from '../notify/registry.js';
+import { sshFields } from '../ssh/options.js';
+import { DRIVERS } from '../dump/drivers.js';
+
+const storageShape = Object.fromEntries(
+  storageBackends.map((b) => [b.kind, described(z.array(b.options).optional(), { description: b.summary })]),
+) as Record<string, z.ZodOptional<z.ZodArray<z.ZodType>>>;
+
+export const storageSchema = z.strictObject(storageShape);
+
+const notifierShape = Object.fromEntries(
+  notifierBackends.map((b) => [b.kind, described(z.array(b.options).optional(), { description: b.summary })]),
+) as Record<string, z.ZodOptional<z.ZodArray<z.ZodType>>>;
+
+const retrySchema = z.strictObject({
+  attempts: posInt({ description: 'Total tries of a job step that failed with a transient fault (default 8).' }).optional(),
+  initial: duration({ description: 'First back-off delay (default 500ms).', example: '1s' }).optional(),
+  max: duration({ description: 'Longest back-off delay (default 8s).', example: '30s' }).optional(),
+});
+
+const scheduleField = described(z.string().min(1), {
+  description: 'When the daemon runs the job: a cron expression (5 or 6 fields) or a duration such as 30m or 6h.',
+  example: '0 3 * * *',
+});
+
+export const jobSchema = z.strictObject({
+  name: str({ description: 'Job name, unique in the file.', example: 'app-nightly', go: true }),
+  dbdriver: described(z.enum(DRIVERS), {
+    description: 'mysql (native dumper), mysqldump, postgresql or pgdump (both use pg_dump).',
+    example: 'mysqldump',
+    go: true,
+  }),
+  dbdsn: secret({
+    description: 'Database DSN: Go-driver form user:pass@tcp(host:port)/db, or a mysql:// / postgres:// URL.',
+    example: 'root:${DB_PASS}@tcp(127.0.0.1:3306)/app',
+    go: true,
+  }),
+  driverpath: described(z.string().optional(), { description: 'Path of the dump binary (mysqldump, mariadb-dump, pg_dump).', example: '/usr/bin/mysqldump', go: true }),
+  gzip: bool({ description: 'Compress the dump with gzip (adds .gz to the file name).', go: true }).default(false),
+  gziplevel: described(z.number().int().min(1).max(9).optional(), { description: 'gzip level 1 (fast) to 9 (small); default 6.' }),
+  unique: bool({ description: 'Prefix file names with a UTC YYYYMMDDHHMMSS- timestamp.', go: true }).default(false),
+  options: described(z.array(z.string()).optional(), { description: 'Dump options (replace the defaults).', example: ['--skip-add-drop-table'], go: true }),
+  tables: described(z.array(z.string().min(1)).optional(), { description: 'Only these tables.' }),
+  excludetables: described(z.array(z.string().min(1)).optional(), { description: 'Every table except these.' }),
+  sshhost: sshFields.sshhost.optional(),
+  sshport: sshFields.sshport,
+  sshuser: sshFields.sshuser.optional(),
+  sshkey: sshFields.sshkey.optional(),
+  sshpassphrase: sshFields.sshpassphrase,
+  sshknownhosts: sshFields.sshknownhosts,
+  sshhostkey: sshFields.sshhostkey,
+  schedule: scheduleField.optional(),
+  timezone: described(z.string().optional(), { description: 'IANA time zone of the cron schedule.', example: 'Australia/Sydney' }),
+  retry: retrySchema.optional(),
+  timeout: duration({ description: 'Abort the job after this long.', example: '2h' }).optional(),
+  encrypt: z
+    .strictObject({
+      recipients: described(z.array(z.string().min(1)).min(1), { description: 'age recipients (public keys) the backup is encrypted to.' }),
+    })
+    .optional(),
+  storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
+});
+
+export const configSchema = z.strictObject({
+  maxjobs: posInt({ description: 'Jobs run at the same time (default 10).', go: true }).default(10),
+  mode: described(z.enum(['parallel', 'sequential']).default('parallel'), { description: 'parallel (up to maxjobs at once) or sequential (one after another, in file order).' }),
+  schedule: scheduleField.optional(),
+  timezone: described(z.string().optional(), { description: 'IANA time zone of cron schedules.' }),
+  notifier: z.strictObject(notifierShape).optional().meta({ description: 'Where job outcomes are reported.', go: true }),
+  jobs: described(z.array(jobSchema).min(1, 'at least one job is required'), { description: 'The dump jobs.', go: true }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type JobConfig = z.infer<typeof jobSchema>;
+export type RetryConfig = z.infer<typeof retrySchema>;

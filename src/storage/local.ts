@@ -1,0 +1,187 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { z } from 'zod';
+import { str, described } from '../config/fields.js';
+import { PermanentError } from '../util/errors.js';
+import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import type { StorageBackend } from './backend.js';
+
+export function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
+}
+
+const PARTIAL = '.partial';
+
+/** Files on local disk under `root`; writes `name.partial`, fsyncs, then renames, so a final name is always whole. */
+export class LocalStorage implements Storage {
+  readonly kind = 'local';
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(expandHome(root));
+  }
+
+  describe(key?: string): string {
+    return key === undefined ? this.root : this.pathOf(key);
+  }
+
+  pathOf(key: string): string {
+    const p = resolve(this.root, key);
+    if (p !== this.root && !p.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
+      throw new PermanentError(`local storage: key "${key}" points outside ${this.root}.`);
+    }
+    return p;
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    const finalPath = this.pathOf(key);
+    const partial = finalPath + PARTIAL;
+    try {
+      await mkdir(dirname(finalPath), { recursive: true });
+    } catch (err) {
+      throw new PermanentError(`local storage: cannot create folder ${dirname(finalPath)}: ${(err as Error).message}.`, { cause: err });
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        opts.onProgress?.(size);
+        cb(null, chunk);
+      },
+    });
+    const out = createWriteStream(partial, { mode: 0o600, flags: 'w' });
+    try {
+      await pipeline(body, counter, out, { signal: opts.signal });
+      const fh = await open(partial, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = hash.digest('hex');
+      if (opts.sha256 && opts.sha256 !== digest) {
+        throw new PermanentError(`local storage: ${finalPath} does not match the expected sha256 (${digest} ≠ ${opts.sha256}).`);
+      }
+      if (opts.size !== undefined && opts.size !== size) {
+        throw new PermanentError(`local storage: ${finalPath} has ${size} bytes, expected ${opts.size}.`);
+      }
+      await rename(partial, finalPath);
+      await syncDir(dirname(finalPath));
+      return { key, size, location: finalPath, hash: { algorithm: 'sha256', value: digest } };
+    } catch (err) {
+      await rm(partial, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS') {
+        throw new PermanentError(`local storage: cannot write ${finalPath}: permission denied; check the folder's owner and mode.`, { cause: err });
+      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new PermanentError(`local storage: no space left on the device holding ${finalPath}.`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
+    const p = this.pathOf(key);
+    const st = await this.stat(key);
+    if (!st) throw new PermanentError(`local storage: ${p} does not exist.`);
+    return createReadStream(p, { start: opts.start, signal: opts.signal });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // prefix is a key prefix: list the folder part, then filter on the rest.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const start = this.pathOf(dirKey);
+    yield* this.walk(start, dirKey, prefix);
+  }
+
+  private async *walk(dir: string, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    let handle;
+    try {
+      handle = await opendir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const entries: string[] = [];
+    for await (const ent of handle) entries.push(ent.name);
+    entries.sort();
+    for (const name of entries) {
+      const key = dirKey ? `${dirKey}/${name}` : name;
+      const full = join(dir, name);
+      const st = await stat(full).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(full, key, prefix);
+      } else if (st.isFile() && key.startsWith(prefix) && !name.endsWith(PARTIAL)) {
+        yield { key, size: st.size, modified: st.mtime };
+      }
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(this.pathOf(key));
+      return st.isFile() ? { key, size: st.size, modified: st.mtime } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.pathOf(key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* some filesystems refuse fsync on directories; the rename is still atomic */
+  }
+}
+
+const localOptions = z.strictObject({
+  path: str({ description: 'File path of the backup (absolute, or relative to the working folder; ~ is expanded).', example: '/backups/app.sql', go: true }),
+  keep: described(z.number().int().positive().optional(), {
+    description: 'Keep only the newest N backups of this job in this folder (retention); older ones are deleted after a successful run.',
+    example: 7,
+  }),
+});
+export type LocalOptions = z.infer<typeof localOptions>;
+
+export const localBackend: StorageBackend<LocalOptions> = {
+  kind: 'local',
+  summary: 'A file on local disk (written as name.partial, fsynced, renamed).',
+  options: localOptions,
+  schemes: ['file'],
+  fromConfig(opts) {
+    const abs = resolve(expandHome(opts.path));
+    return { storage: new LocalStorage(dirname(abs)), key: basename(abs) };
+  },
+  fromUrl(url) {
+    const abs = url.protocol === 'file:' ? fileURLToPath(url) : url.pathname;
+    if (!isAbsolute(abs)) throw new PermanentError(`local storage: ${abs} is not an absolute path.`);
+    if (abs.endsWith('/')) return { storage: new LocalStorage(abs), key: '' };
+    return { storage: new LocalStorage(dirname(abs)), key: basename(abs) };
+  },
+  describe(opts) {
+    return resolve(expandHome(opts.path));
+  },
+};

@@ -1,0 +1,137 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, chownSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { freePort, waitFor } from './ports.js';
+import { requireBinary } from './binaries.js';
+
+export interface MariaDBInstance {
+  host: string;
+  port: number;
+  socket: string;
+  user: string;
+  password: string;
+  datadir: string;
+  /** Binlog basename (directory + prefix). */
+  binlogBase: string;
+  /** `root:PASS@tcp(127.0.0.1:PORT)/DB` */
+  dsn(db?: string): string;
+  connect(db?: string): Promise<mysql.Connection>;
+  stop(): Promise<void>;
+}
+
+export interface MariaDBOptions {
+  /** Extra mariadbd arguments, e.g. ['--max-binlog-size=4096']. */
+  args?: string[];
+  password?: string;
+}
+
+/**
+ * Starts a throwaway MariaDB server (own datadir, port and socket, binlog on, ROW format) from the installed
+ * binaries. Fails loudly when they are missing.
+ */
+export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBInstance> {
+  const installDb = requireBinary('mariadb-install-db');
+  const mariadbd = requireBinary('mariadbd');
+  const base = mkdtempSync(join(tmpdir(), 'onedump-mariadb-'));
+  const datadir = join(base, 'data');
+  const socket = join(base, 'mysqld.sock');
+  const binlogBase = join(base, 'binlog', 'mysql-bin');
+  const runAsRoot = userInfo().uid === 0;
+  execFileSync('mkdir', ['-p', datadir, join(base, 'binlog')]);
+  if (runAsRoot) {
+    const ids = execFileSync('id', ['-u', 'mysql']).toString().trim();
+    const gid = execFileSync('id', ['-g', 'mysql']).toString().trim();
+    for (const p of [base, datadir, join(base, 'binlog')]) chownSync(p, Number(ids), Number(gid));
+  }
+  execFileSync(
+    installDb,
+    [
+      '--no-defaults',
+      `--datadir=${datadir}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      ...(runAsRoot ? ['--user=mysql'] : []),
+    ],
+    { stdio: 'pipe' },
+  );
+  const port = await freePort();
+  const errLog = join(base, 'error.log');
+  const child: ChildProcess = spawn(
+    mariadbd,
+    [
+      '--no-defaults',
+      `--datadir=${datadir}`,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--log-bin=${binlogBase}`,
+      '--server-id=1',
+      '--binlog-format=ROW',
+      `--log-error=${errLog}`,
+      `--pid-file=${join(base, 'mysqld.pid')}`,
+      '--skip-name-resolve',
+      '--innodb-buffer-pool-size=64M',
+      '--innodb-log-file-size=48M',
+      '--max-connections=200',
+      ...(runAsRoot ? ['--user=mysql'] : []),
+      ...(opts.args ?? []),
+    ],
+    { stdio: 'ignore', detached: false },
+  );
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const password = opts.password ?? 'onedump-test-pw';
+  await waitFor(
+    'MariaDB',
+    async () => {
+      if (exited) {
+        const log = existsSync(errLog) ? readFileSync(errLog, 'utf8').slice(-2000) : '';
+        throw Object.assign(new Error(`mariadbd exited during start-up: ${log}`), { fatal: true });
+      }
+      const c = await mysql.createConnection({ socketPath: socket, user: 'root' });
+      await c.query(`ALTER USER 'root'@'localhost' IDENTIFIED BY ${mysql.escape(password)}`);
+      await c.query(`CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY ${mysql.escape(password)}`);
+      await c.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION`);
+      await c.end();
+    },
+    60_000,
+  );
+  const inst: MariaDBInstance = {
+    host: '127.0.0.1',
+    port,
+    socket,
+    user: 'root',
+    password,
+    datadir,
+    binlogBase,
+    dsn: (db = '') => `root:${password}@tcp(127.0.0.1:${port})/${db}`,
+    connect: (db?: string) =>
+      mysql.createConnection({
+        host: '127.0.0.1',
+        port,
+        user: 'root',
+        password,
+        database: db,
+        multipleStatements: true,
+      }),
+    stop: async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, 20_000);
+          child.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  return inst;
+}
