@@ -69,7 +69,7 @@ function parseUrlDsn(text: string, scheme: string): ParsedDsn {
 /** The go-sql-driver/mysql form: [user[:password]@][net[(addr)]]/dbname[?params]. */
 function parseGoDsn(text: string): ParsedDsn {
   const slash = text.lastIndexOf('/');
-  if (slash < 0) throw new DsnError('the DSN has no "/" before the database name (expected user:pass@tcp(host:port)/dbname)');
+  if (slash < 0) throw new DsnError('the DSN has no "/" before the database name (expected [user[:password]@]tcp(host:port)/dbname)');
   const head = text.slice(0, slash);
   let tail = text.slice(slash + 1);
   const params: Record<string, string> = {};
