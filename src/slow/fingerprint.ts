@@ -21,18 +21,13 @@ export function fingerprint(query: string): string {
 
   let text = stripCommentsAndLiterals(query);
 
-  const useMatch = /^\s*use \S+\s*$/i.exec(text);
-  if (useMatch) return 'use ?';
+  if (USE_ONLY.test(text)) return 'use ?';
 
-  text = text.replace(BOOLEAN, '?');
-  text = text.replace(NUMBER_LIKE, '?');
-  text = text.replace(NUMBER_LEFTOVER, '?');
-  // As pt-query-digest: leading whitespace and one final newline go, trailing spaces stay.
-  text = text.replace(LEADING_SPACE, '');
-  if (text.endsWith('\n')) text = text.slice(0, -1);
-  text = text.replace(WHITESPACE_RUN, ' ').toLowerCase();
+  text = normaliseLiteralsAndSpace(text);
   if (text.includes('null')) text = text.replace(NULL_WORD, '?');
-  if (text.includes('in') || text.includes('value')) text = text.replace(IN_OR_VALUES_LIST, '$1(?+)');
+  if (text.includes('in (') || text.includes('in(') || text.includes('value')) {
+    text = text.replace(IN_OR_VALUES_LIST, '$1(?+)');
+  }
   if (text.includes('union')) text = text.replace(REPEATED_UNION, '$1 /*repeat$2*/');
   if (text.includes('limit ?')) text = text.replace(LIMIT_OFFSET, 'limit ?');
   if (text.includes('order by ')) text = dropAscAfterOrderBy(text);
@@ -44,12 +39,7 @@ export function fingerprintId(fp: string): string {
   return createHash('md5').update(fp, 'utf8').digest('hex').slice(-16).toUpperCase();
 }
 
-const BOOLEAN = /\bfalse\b|\btrue\b/gi;
-// pt-query-digest's "things resembling numbers" rule, case-sensitive as it runs before lower-casing.
-const NUMBER_LIKE = /[0-9+-][0-9a-f.xb+-]*/g;
-const NUMBER_LEFTOVER = /[xb.+-]\?/g;
-const LEADING_SPACE = /^\s+/;
-const WHITESPACE_RUN = /[ \n\t\r\f]+/g;
+const USE_ONLY = /^\s*use \S+\s*$/i;
 const NULL_WORD = /\bnull\b/g;
 const IN_OR_VALUES_LIST = /\b(in|values?)(?:[\s,]*\([\s?,]*\))+/g;
 const REPEATED_UNION = /\b(select\s.*?)(?:(\sunion(?:\sall)?)\s\1)+/g;
@@ -178,6 +168,107 @@ function isWordChar(c: number): boolean {
     (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f
   );
 }
+
+/**
+ * One pass doing pt-query-digest's middle steps, in its order and with its exact effects:
+ *   s/\bfalse\b|\btrue\b/?/ig;  s/[0-9+-][0-9a-f.xb+-]*\/?/g;  s/[xb.+-]\?/?/g;
+ *   strip leading space and one final newline;  tr/ \n\t\r\f/ /s;  lc (ASCII only, as Perl on bytes).
+ * The number rule is case-sensitive because pt-query-digest applies it before lower-casing.
+ */
+export function normaliseLiteralsAndSpace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isPerlSpace(text.charCodeAt(start))) start++;
+  if (end > start && text.charCodeAt(end - 1) === 0x0a) end--;
+  let out = '';
+  let runFrom = start; // pending run of characters copied unchanged (lower-cased at the end)
+  let lastOriginal = -1; // the character before i as it was before any change, -1 after a '?'
+  let i = start;
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3f /* ? */) {
+      if (isLeftoverBeforeQuestion(lastOriginal)) {
+        out += text.slice(runFrom, i - 1);
+        runFrom = i;
+      }
+      lastOriginal = -1;
+      i++;
+      continue;
+    }
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d) {
+      let j = i + 1;
+      while (j < end && isNumberTail(text.charCodeAt(j))) j++;
+      out += text.slice(runFrom, isLeftoverBeforeQuestion(lastOriginal) ? i - 1 : i) + '?';
+      runFrom = j;
+      lastOriginal = -1;
+      i = j;
+      continue;
+    }
+    if (isPerlSpace(c)) {
+      let j = i + 1;
+      while (j < end && isPerlSpace(text.charCodeAt(j))) j++;
+      if (j > i + 1 || c !== 0x20) {
+        out += text.slice(runFrom, i) + ' ';
+        runFrom = j;
+      }
+      lastOriginal = 0x20;
+      i = j;
+      continue;
+    }
+    if ((c | 0x20) === 0x74 /* t */ || (c | 0x20) === 0x66 /* f */) {
+      const word = (c | 0x20) === 0x74 ? 4 : 5;
+      if (
+        !isWordChar(text.charCodeAt(i - 1)) &&
+        !isWordChar(text.charCodeAt(i + word)) &&
+        i + word <= end &&
+        isWord(text, i, word === 4 ? 'true' : 'false')
+      ) {
+        out += text.slice(runFrom, isLeftoverBeforeQuestion(lastOriginal) ? i - 1 : i) + '?';
+        runFrom = i + word;
+        lastOriginal = -1;
+        i += word;
+        continue;
+      }
+    }
+    lastOriginal = c;
+    i++;
+  }
+  out += text.slice(runFrom, end);
+  return asciiLowerCase(out);
+}
+
+function isWord(text: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    if ((text.charCodeAt(at + k) | 0x20) !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+function isLeftoverBeforeQuestion(c: number): boolean {
+  return c === 0x78 /* x */ || c === 0x62 /* b */ || c === 0x2e || c === 0x2b || c === 0x2d;
+}
+
+function isNumberTail(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x61 && c <= 0x66) ||
+    c === 0x2e ||
+    c === 0x78 ||
+    c === 0x62 ||
+    c === 0x2b ||
+    c === 0x2d
+  );
+}
+
+function isPerlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || c === 0x0c;
+}
+
+function asciiLowerCase(text: string): string {
+  return NON_ASCII.test(text) ? text.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : text.toLowerCase();
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** pt-query-digest drops ASC after ORDER BY, because it is the default direction. */
 function dropAscAfterOrderBy(text: string): string {

@@ -29,6 +29,7 @@ export class SlowLogParser {
   private lastDb = '';
   private lastTimeMicros = NaN;
   private strayLines = false;
+  private accounts = new Map<string, Account>();
 
   constructor(private readonly sink: ParseSink) {}
 
@@ -184,16 +185,20 @@ export class SlowLogParser {
 
   private userHost(line: string): void {
     const entry = this.entry!;
-    const go = GO_USER_HOST.exec(line);
-    const account = ACCOUNT.exec(line);
-    if (!go && !account) return;
-    entry.user = go ? go[1]! : account![1]!.trim();
-    entry.hostIp = go ? go[2]! : '';
-    entry.userName = account ? account[1]!.trim() : entry.user.replace(/\[.*$/, '');
-    const at = HOST_AND_IP.exec(line);
-    entry.host = at ? at[1] || at[2]! : entry.hostIp;
-    const id = CONNECTION_ID.exec(line);
-    if (id) entry.connectionId = Number(id[1]);
+    // The same account and host come back on most lines; only the connection Id differs.
+    const idAt = line.lastIndexOf('Id:');
+    const key = idAt > 0 ? line.slice(0, idAt) : line;
+    let known = this.accounts.get(key);
+    if (known === undefined) {
+      if (this.accounts.size > 10_000) this.accounts.clear();
+      known = parseUserHost(key);
+      this.accounts.set(detach(key), known);
+    }
+    entry.user = known.user;
+    entry.userName = known.userName;
+    entry.hostIp = known.hostIp;
+    entry.host = known.host;
+    if (idAt > 0) entry.connectionId = parseInt(line.slice(idAt + 3), 10) || 0;
   }
 
   private metrics(line: string): void {
@@ -220,6 +225,32 @@ export class SlowLogParser {
   }
 }
 
+interface Account {
+  user: string;
+  userName: string;
+  hostIp: string;
+  host: string;
+}
+
+function parseUserHost(line: string): Account {
+  const go = GO_USER_HOST.exec(line);
+  const account = ACCOUNT.exec(line);
+  const user = go ? go[1]! : account ? account[1]!.trim() : '';
+  const hostIp = go ? go[2]! : '';
+  const at = HOST_AND_IP.exec(line);
+  return {
+    user: detach(user),
+    userName: detach(account ? account[1]!.trim() : user.replace(/\[.*$/, '')),
+    hostIp: detach(hostIp),
+    host: detach(at ? at[1] || at[2]! : hostIp),
+  };
+}
+
+/** A copy sharing no memory with the read chunk the line was sliced from (see aggregate.ts). */
+function detach(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
 const ATTRIBUTE_LINE = /^# +[A-Z][A-Za-z_]+: \S/;
 const STARTUP_CONTINUATION = /^(?:T[cC][pP] [pP]ort:|Time\s+Id\s+Command)/;
 const USE_LINE = /^use\s+([^;\s]+)\s*;?\s*$/i;
@@ -228,7 +259,6 @@ const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
 const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
 const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
 const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
-const CONNECTION_ID = /Id:\s*(\d+)/;
 const SCHEMA = /Schema: (\S+)/;
 
 function isStartupBanner(line: string): boolean {
