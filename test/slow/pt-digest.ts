@@ -8,6 +8,8 @@ export interface PtClass {
   id: string;
   count: number;
   fingerprint: string;
+  /** pt-query-digest's example statement for the class. */
+  example: string;
 }
 
 /** Runs pt-query-digest on `file` and returns its classes. Throws (never skips) when it is missing. */
@@ -20,6 +22,13 @@ export async function ptQueryDigest(file: string): Promise<PtClass[]> {
     }
     throw err;
   });
-  const doc = JSON.parse(stdout) as { classes: { checksum: string; query_count: number; fingerprint: string }[] };
-  return doc.classes.map((c) => ({ id: c.checksum.slice(-16), count: c.query_count, fingerprint: c.fingerprint }));
+  const doc = JSON.parse(stdout) as {
+    classes: { checksum: string; query_count: number; fingerprint: string; example?: { query?: string } }[];
+  };
+  return doc.classes.map((c) => ({
+    id: c.checksum.slice(-16),
+    count: c.query_count,
+    fingerprint: c.fingerprint,
+    example: c.example?.query ?? '',
+  }));
 }
