@@ -94,6 +94,12 @@ describe('pt-query-digest defects that we do not have', () => {
     expect(r.entries).toBe(2);
   });
 
+  it('only the word ASC is dropped after ORDER BY, not the start of ascii_col', async () => {
+    const r = await both(entry('SELECT a FROM t ORDER BY a, ascii_col', 1));
+    expect(r.pt.get('select a from t order by a,ii_col')).toBe(1);
+    expect(r.ours.get('select a from t order by a, ascii_col')).toBe(1);
+  });
+
   it('blank lines between entries do not merge them', async () => {
     const r = await both(entry('SELECT 1', 1) + '\n' + entry('DELETE FROM t WHERE id = 5', 2));
     expect(r.pt.size).toBe(1);
