@@ -15,7 +15,7 @@ mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 1; }
 command -v pt-query-digest >/dev/null || { echo "needs pt-query-digest: apt-get install -y percona-toolkit" >&2; exit 1; }
 
-npx esbuild bench/slow-cli.ts --bundle --platform=node --format=esm --outfile=.tmp/slow-cli.mjs --packages=external --log-level=warning
+npx esbuild src/cli/onedump.ts --bundle --platform=node --format=esm --outfile=.tmp/onedump.mjs --packages=external --log-level=warning
 
 gen() { # size -> path
   local f="$WORK/slow-$1mb.log"
@@ -39,8 +39,8 @@ FULL=$(gen "$SIZE")
 PEER=$(gen "$PEER_SIZE")
 
 echo "# onedump slow vs peers ($(nproc) CPUs, node $(node --version), $(pt-query-digest --version))"
-run "onedump-${SIZE}mb" "$FULL" node .tmp/slow-cli.mjs slow "$FULL" --format json
-[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node .tmp/slow-cli.mjs slow "$PEER" --format json
+run "onedump-${SIZE}mb" "$FULL" node .tmp/onedump.mjs slow "$FULL" --format json
+[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node .tmp/onedump.mjs slow "$PEER" --format json
 run "pt-query-digest-${PEER_SIZE}mb" "$PEER" pt-query-digest --output json --limit 100%:100000 "$PEER"
 if command -v mysqldumpslow >/dev/null; then
   run "mysqldumpslow-${PEER_SIZE}mb" "$PEER" mysqldumpslow -s c "$PEER"
