@@ -23,7 +23,7 @@ describe('onedump config validate', () => {
   it.each([
     ['malformed YAML', 'jobs:\n  - name: a\n   dbdriver: x\n', /bad\.yml: line 3, column \d+: .*\(YAML syntax\)/],
     ['an unknown key', good.replace('dbdriver', 'dbdrvier'), /jobs\[0\]\.dbdrvier: unknown key \(did you mean "dbdriver"\?\)/],
-    ['a missing field', good.replace(/    dbdsn: .*\n/, ''), /jobs\[0\]\.dbdsn: required/],
+    ['a missing field', good.replace(/ {4}dbdsn: .*\n/, ''), /jobs\[0\]\.dbdsn: required/],
     ['an unknown driver', good.replace('mysqldump', 'db2'), /jobs\[0\]\.dbdriver: must be one of/],
     ['a bad DSN', good.replace('/app', ''), /jobs\[0\]\.dbdsn: the DSN has no "\/"/],
     ['an unresolvable variable', good.replace('pw@', '${MISSING_PW}@'), /environment variable MISSING_PW is not set/],
