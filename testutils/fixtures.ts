@@ -7,7 +7,9 @@ import { ROOT } from './cli.js';
  * in CI), or ONEDUMP_SHARED_FIXTURES. Missing fixtures fail loudly.
  */
 export function sharedFixtures(...parts: string[]): string {
-  const base = process.env.ONEDUMP_SHARED_FIXTURES ?? resolve(ROOT, '..', 'shared', 'fixtures');
+  // Beside the checkout (CI, /work/main), or two levels up for git worktrees (/work/wt/NAME).
+  const candidates = [resolve(ROOT, '..', 'shared', 'fixtures'), resolve(ROOT, '..', '..', 'shared', 'fixtures')];
+  const base = process.env.ONEDUMP_SHARED_FIXTURES ?? candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
   if (!existsSync(base)) {
     throw new Error(`shared fixtures not found at ${base}: check out next to shared/ or set ONEDUMP_SHARED_FIXTURES`);
   }
