@@ -1,0 +1,156 @@
+import { Command, Option } from 'commander';
+import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, loggerFor, type GlobalOptions } from './common.js';
+import { table } from './format.js';
+import type { LoadedConfig } from '../config/load.js';
+import { parseConfigText } from '../config/load.js';
+import { prepareJobs, runPrepared, selectJobs, type RunSummary } from '../jobs/runner.js';
+import { prepareJob } from '../jobs/job.js';
+import { backupKey } from '../jobs/naming.js';
+import { ConsoleNotifier } from '../notify/console.js';
+import { createNotifiers } from '../notify/create.js';
+import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
+import { UsageError } from '../util/errors.js';
+import { ProgressLine } from '../util/progress.js';
+import { formatBytes, formatDuration } from '../util/duration.js';
+import type { Logger } from '../util/logger.js';
+import type { PreparedJob } from '../jobs/job.js';
+import { stringify } from 'yaml';
+
+export interface DumpFlags extends GlobalOptions {
+  job?: string[];
+  dsn?: string;
+  to?: string[];
+  driver?: string;
+  gzip?: boolean;
+  unique?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('dump')
+    .description('run the dump jobs of a config once (or a one-off dump with --dsn and --to)')
+    .option('--job <name...>', 'run only these jobs (repeatable)')
+    .option('--dsn <dsn>', 'one-off dump: database DSN (Go-driver form or mysql:// / postgres:// URL); prefer ${VAR} in a config for passwords')
+    .option('--to <url...>', 'one-off dump: destination file URL(s) or path(s)')
+    .addOption(new Option('--driver <driver>', 'one-off dump: dumper').choices(['mysql', 'mysqldump', 'postgresql', 'pgdump']))
+    .option('--gzip', 'one-off dump: gzip the output')
+    .option('--unique', 'one-off dump: timestamp prefix on the file name');
+  addGlobalOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples(
+      'onedump dump -c jobs.yml                      run every job once',
+      'onedump dump -c jobs.yml --job app --json     run one job, JSON result on stdout',
+      'onedump dump -c jobs.yml --dry-run            print the plan, touch nothing',
+      'DB_DSN=... onedump dump --dsn "$DB_DSN" --driver mysqldump --to /backups/app.sql --gzip',
+      'onedump -f jobs.yml                           the Go tool\'s form',
+    ),
+  );
+  cmd.action(action(async (flags: DumpFlags, c: Command) => runDumpCommand({ ...globals(c), ...flags })));
+}
+
+/** Builds a one-job config from --dsn/--to. */
+function oneOffConfig(flags: DumpFlags): LoadedConfig {
+  if (!flags.to?.length) throw new UsageError('--dsn needs --to URL (where the dump goes).');
+  let engine: 'mysql' | 'postgres';
+  try {
+    engine = parseDsn(flags.dsn as string).engine;
+  } catch (err) {
+    if (err instanceof DsnError) throw new UsageError(`--dsn: ${err.message}.`);
+    throw err;
+  }
+  const driver = flags.driver ?? (engine === 'postgres' ? 'pgdump' : 'mysql');
+  const yaml = stringify({
+    jobs: [{ name: 'dump', dbdriver: driver, dbdsn: flags.dsn, gzip: Boolean(flags.gzip), unique: Boolean(flags.unique), storage: {} }],
+  });
+  // Storage comes from --to; validate the rest through the same schema as a file.
+  try {
+    return parseConfigText(yaml.replace('storage: {}', 'storage: { local: [{ path: /dev/null }] }'), '--dsn', {});
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export async function runDumpCommand(flags: DumpFlags): Promise<number> {
+  const log = loggerFor(flags);
+  let loaded: LoadedConfig;
+  let prepared: PreparedJob[];
+  if (flags.dsn) {
+    loaded = oneOffConfig(flags);
+    const job = { ...loaded.config.jobs[0]!, storage: {} };
+    prepared = [prepareJob(job, loaded.dsns.get('dump')!, log, flags.to)];
+    loaded.config.jobs = [job];
+  } else {
+    loaded = await loadConfigFor(configPath(flags) as string);
+    prepared = prepareJobs(loaded, selectJobs(loaded, flags.job), log);
+  }
+  if (flags.dryRun) return printPlan(loaded, prepared, flags);
+  const progress = new ProgressLine();
+  const notifiers = [new ConsoleNotifier(log), ...createNotifiers(loaded.config, log)];
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.warn(`received ${sig}: aborting running jobs (nothing incomplete is kept)`);
+    ac.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let summary: RunSummary;
+  try {
+    summary = await runPrepared(prepared, loaded, {
+      log,
+      notifiers,
+      signal: ac.signal,
+      onProgress: (job, bytes) => progress.update(job, bytes),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  printSummary(summary, flags, log);
+  const failed = summary.results.some((r) => !r.ok) || summary.notificationFailures > 0;
+  return failed ? 1 : 0;
+}
+
+function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalOptions): number {
+  const now = new Date();
+  const plan = prepared.map((p) => ({
+    job: p.job.name,
+    dumper: p.dumper.name,
+    source: describeDsn(p.dsn),
+    gzip: p.job.gzip,
+    destinations: p.targets.map((t) => ({
+      name: t.name,
+      location: t.location.replace(/[^/]*$/, (base) => backupKey(base, { gzip: p.job.gzip, unique: p.job.unique, now })),
+      keep: t.keep,
+    })),
+  }));
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ ok: true, dryRun: true, mode: loaded.config.mode, maxjobs: loaded.config.maxjobs, jobs: plan }, null, 2) + '\n');
+  } else {
+    process.stdout.write(`Plan (dry run: nothing is dumped or written), ${loaded.config.mode}, up to ${loaded.config.mode === 'sequential' ? 1 : loaded.config.maxjobs} at once:\n`);
+    for (const j of plan) {
+      process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${j.gzip ? ', gzip' : ''}\n`);
+      for (const d of j.destinations) process.stdout.write(`  -> ${d.name}: ${d.location}${d.keep ? ` (keep ${d.keep})` : ''}\n`);
+    }
+  }
+  return 0;
+}
+
+function printSummary(summary: RunSummary, flags: GlobalOptions, log: Logger): void {
+  if (flags.json) {
+    const ok = summary.results.every((r) => r.ok) && summary.notificationFailures === 0;
+    process.stdout.write(JSON.stringify({ ok, jobs: summary.results, notificationFailures: summary.notificationFailures }, null, 2) + '\n');
+    return;
+  }
+  const rows = summary.results.map((r) => [
+    r.job,
+    r.ok ? 'ok' : 'FAILED',
+    formatBytes(r.bytes),
+    formatDuration(r.durationMs),
+    r.sha256 ? r.sha256.slice(0, 16) : '-',
+    r.destinations.map((d) => `${d.ok ? '✓' : '✗'} ${d.location}`).join(', '),
+  ]);
+  process.stdout.write(table(['JOB', 'STATUS', 'SIZE', 'TIME', 'SHA256', 'DESTINATIONS'], rows));
+  if (summary.notificationFailures) log.error(`${summary.notificationFailures} notification(s) could not be delivered`);
+}

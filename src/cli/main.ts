@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
+import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
+import { register as registerConfig } from './config.js';
+import { parseDuration } from '../util/duration.js';
+import { UsageError } from '../util/errors.js';
+import { removeSecretFiles } from '../util/secret-file.js';
+import { VERSION } from '../version.js';
+
+interface RootFlags extends DumpFlags {
+  daemon?: boolean;
+  cron?: string;
+  s3Bucket?: string;
+  awsRegion?: string;
+  awsKey?: string;
+  awsSecret?: string;
+  awsSessionToken?: string;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('onedump');
+  program
+    .description('Back up MySQL/MariaDB and PostgreSQL to local disk, S3, Google Drive, Dropbox and SFTP; binlog point-in-time recovery; slow-log analysis; checksum file sync.')
+    .version(VERSION, '--version', 'print the version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .option('--daemon', 'run the jobs on their schedules until SIGINT/SIGTERM')
+    .option('--cron <interval>', 'the Go tool\'s interval (e.g. 1h): run every job at this interval (implies --daemon)')
+    .option('--job <name...>', 'run only these jobs')
+    .addOption(new Option('-b, --s3-bucket <bucket>', 'the Go tool\'s form: read the config (-f KEY) from this S3 bucket').hideHelp())
+    .addOption(new Option('-r, --aws-region <region>', 'region of --s3-bucket').hideHelp())
+    .addOption(new Option('-k, --aws-key <id>', 'access key id for --s3-bucket (prefer AWS_ACCESS_KEY_ID)').hideHelp())
+    .addOption(new Option('-s, --aws-secret <secret>', 'secret key for --s3-bucket (prefer AWS_SECRET_ACCESS_KEY)').hideHelp())
+    .addOption(new Option('-t, --aws-session-token <token>', 'session token for --s3-bucket').hideHelp());
+  addGlobalOptions(program);
+  program.addHelpText(
+    'after',
+    examples(
+      'onedump dump -c jobs.yml                     run every dump job once',
+      'onedump --daemon -c jobs.yml                 run jobs on their schedules',
+      'onedump config validate -c jobs.yml          check a config',
+      'onedump slow /var/log/mysql/slow.log.gz      top query shapes of a slow log',
+      'onedump -f jobs.yml                          the Go tool\'s form (also: -f jobs.yml -c 1h)',
+    ),
+  );
+
+  registerDump(program);
+  registerConfig(program);
+
+  const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
+    const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
+    extra?.(c);
+    c.action(notImplemented(what));
+    return c;
+  };
+  stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
+  stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
+  stub('download', 'download every object under a prefix from a storage', 'onedump download');
+  stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');
+  stub('slow', 'slow-query-log analysis (file, .gz or folder)', 'onedump slow');
+
+  // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
+  program.action(
+    action(async (flags: RootFlags, cmd: Command) => {
+      const g = { ...globals(cmd), ...flags };
+      // Go form: `-f FILE -c 1h` — with -f naming the config, a -c value that is a duration is the interval.
+      if (g.file && g.config && parseDuration(g.config) !== undefined && !/\.(ya?ml|json)$/i.test(g.config)) {
+        g.cron = g.config;
+        g.config = undefined;
+      }
+      if (g.s3Bucket) {
+        const key = g.file ?? g.config;
+        if (!key) throw new UsageError('--s3-bucket needs -f KEY (the config object\'s key).');
+        if (g.awsKey) process.env.AWS_ACCESS_KEY_ID = g.awsKey;
+        if (g.awsSecret) process.env.AWS_SECRET_ACCESS_KEY = g.awsSecret;
+        if (g.awsSessionToken) process.env.AWS_SESSION_TOKEN = g.awsSessionToken;
+        g.file = `s3://${g.s3Bucket}/${key.replace(/^\//, '')}${g.awsRegion ? `?region=${encodeURIComponent(g.awsRegion)}` : ''}`;
+      }
+      if (g.cron && parseDuration(g.cron) === undefined) throw new UsageError(`--cron "${g.cron}" is not a duration such as 30m or 1h.`);
+      if (g.daemon || g.cron) {
+        await notImplemented('the daemon (--daemon / --cron)')();
+        return;
+      }
+      if (!g.file && !g.config && !process.env.ONEDUMP_CONFIG) {
+        cmd.outputHelp();
+        return 2;
+      }
+      return runDumpCommand(g);
+    }),
+  );
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  process.on('exit', removeSecretFiles);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors were already printed by commander.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    reportError(err, {});
+  }
+}
+
+const isEntry = (() => {
+  const entry = process.argv[1] ?? '';
+  return /(^|[/\\])(main\.(ts|js)|onedump(\.c?js)?)$/.test(entry) || process.env.ONEDUMP_SEA === '1';
+})();
+if (isEntry) await main();

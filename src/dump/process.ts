@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { OnedumpError, PermanentError } from '../util/errors.js';
+import { redactText } from '../util/redact.js';
+
+export interface RunDumpProcessOptions {
+  /** Label for messages, e.g. "mysqldump". */
+  label: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  out: Writable;
+}
+
+const STDERR_LIMIT = 16 * 1024;
+
+/**
+ * Runs a dump program and streams its stdout into `out` with backpressure (the child blocks when we are slow).
+ * A non-zero exit fails with the program's stderr. The child is killed when `signal` aborts.
+ */
+export async function runDumpProcess(o: RunDumpProcessOptions): Promise<void> {
+  const child = spawn(o.command, o.args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += s.slice(0, STDERR_LIMIT - stderr.length);
+  });
+  const onAbort = () => child.kill('SIGTERM');
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let spawnError: Error | undefined;
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        spawnError =
+          err.code === 'ENOENT'
+            ? new PermanentError(`${o.label} was not found at "${o.command}"; install it or set driverpath to its location.`)
+            : err.code === 'EACCES'
+              ? new PermanentError(`${o.label} at "${o.command}" is not executable.`)
+              : err;
+        reject(spawnError);
+      });
+      const onOutError = (err: Error) => {
+        child.kill('SIGTERM');
+        reject(err);
+      };
+      o.out.once('error', onOutError);
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (!o.out.write(chunk)) {
+          child.stdout.pause();
+          o.out.once('drain', () => child.stdout.resume());
+        }
+      });
+      child.once('close', (code, sig) => {
+        o.out.off('error', onOutError);
+        if (spawnError) return;
+        if (o.signal.aborted) return reject(o.signal.reason ?? new OnedumpError(`${o.label} was aborted.`));
+        if (code === 0) return resolve();
+        const detail = redactText(stderr.trim().split('\n').slice(-5).join(' ').trim());
+        reject(
+          new OnedumpError(
+            `${o.label} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${detail ? `: ${detail}` : ' and printed nothing on stderr'}`,
+          ),
+        );
+      });
+    });
+  } finally {
+    o.signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,69 @@
+import { PassThrough, Writable } from 'node:stream';
+import { once } from 'node:events';
+
+/** One branch of a fan-out: the stream a destination reads from, and whether it is still attached. */
+export interface Branch {
+  name: string;
+  stream: PassThrough;
+  failed: boolean;
+  error?: unknown;
+}
+
+/**
+ * Writes every chunk to every attached branch, waiting for the slowest one (backpressure), so memory stays at
+ * about one highWaterMark per branch. A branch whose consumer failed is detached and the others go on; when no
+ * branch is left the fan-out fails.
+ */
+export class Fanout extends Writable {
+  readonly branches: Branch[];
+  private readonly failures = new Map<Branch, Promise<void>>();
+
+  constructor(names: string[], highWaterMark = 1 << 20) {
+    super({ highWaterMark });
+    this.branches = names.map((name) => ({ name, stream: new PassThrough({ highWaterMark }), failed: false }));
+  }
+
+  /** Detaches a branch (its consumer failed); its stream is destroyed so the consumer's upload aborts. */
+  fail(branch: Branch, error: unknown): void {
+    if (branch.failed) return;
+    branch.failed = true;
+    branch.error = error;
+    branch.stream.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private live(): Branch[] {
+    return this.branches.filter((b) => !b.failed);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeAll(chunk).then(() => cb(), cb);
+  }
+
+  private async writeAll(chunk: Buffer): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const b of this.live()) {
+      if (!b.stream.write(chunk)) {
+        // Resolve on drain, or when the branch dies (close) so a dead destination cannot stall the rest.
+        waits.push(Promise.race([once(b.stream, 'drain'), once(b.stream, 'close')]).catch(() => undefined));
+      }
+    }
+    if (waits.length) await Promise.all(waits);
+    if (this.live().length === 0) throw this.allFailedError();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.live().length === 0) return cb(this.allFailedError());
+    for (const b of this.live()) b.stream.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    cb(err);
+  }
+
+  private allFailedError(): Error {
+    const first = this.branches.find((b) => b.error)?.error;
+    return new Error(`every destination failed${first instanceof Error ? `: ${first.message}` : ''}`, { cause: first });
+  }
+}

@@ -1,0 +1,34 @@
+/** Splits a storage key into its folder part (with trailing slash, or '') and its file name. */
+export function splitKey(key: string): { dir: string; base: string } {
+  const i = key.lastIndexOf('/');
+  return i < 0 ? { dir: '', base: key } : { dir: key.slice(0, i + 1), base: key.slice(i + 1) };
+}
+
+/** UTC YYYYMMDDHHMMSS, the Go tool's unique prefix. */
+export function timestampPrefix(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/** The file name a job writes, as the Go tool names it: `.gz` added when gzip and missing; unique → timestamp prefix. */
+export function backupFileName(base: string, opts: { gzip: boolean; unique: boolean; now: Date }): string {
+  let name = base;
+  if (opts.gzip && !name.endsWith('.gz')) name += '.gz';
+  if (opts.unique) name = `${timestampPrefix(opts.now)}-${name}`;
+  return name;
+}
+
+export function backupKey(key: string, opts: { gzip: boolean; unique: boolean; now: Date }): string {
+  const { dir, base } = splitKey(key);
+  return dir + backupFileName(base, opts);
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Matches exactly the names this job writes in a folder (with unique: `YYYYMMDDHHMMSS-<name>`). */
+export function retentionPattern(base: string, opts: { gzip: boolean; unique: boolean }): RegExp {
+  const name = backupFileName(base, { ...opts, unique: false, now: new Date(0) });
+  return opts.unique ? new RegExp(`^\\d{14}-${escapeRe(name)}$`) : new RegExp(`^${escapeRe(name)}$`);
+}

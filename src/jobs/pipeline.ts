@@ -1,0 +1,109 @@
+import { PassThrough, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { createGzip } from 'node:zlib';
+import type { Destination, StoredObject } from '../storage/types.js';
+import type { DumpInfo } from '../dump/types.js';
+import { Fanout } from './fanout.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface PipelineOptions {
+  gzip: boolean;
+  gzipLevel?: number;
+  signal: AbortSignal;
+  /** Called with the total bytes produced so far (after compression). */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface DestinationOutcome {
+  destination: Destination;
+  ok: boolean;
+  stored?: StoredObject;
+  error?: unknown;
+}
+
+export interface PipelineResult {
+  info?: DumpInfo;
+  /** Bytes produced (after compression): what every destination should hold. */
+  bytes: number;
+  sha256: string;
+  outcomes: DestinationOutcome[];
+  /** Set when the source failed or every destination failed. */
+  error?: unknown;
+}
+
+/**
+ * source → gzip (once) → sha256 → fan-out to every destination with backpressure. The source runs once; a failing
+ * destination is detached without stalling the others. Destinations commit only when the whole stream arrived, so
+ * a failed run leaves no object under a final name.
+ */
+export async function runPipeline(
+  produce: (out: Writable, signal: AbortSignal) => Promise<DumpInfo>,
+  destinations: Destination[],
+  opts: PipelineOptions,
+): Promise<PipelineResult> {
+  const inner = new AbortController();
+  const onOuterAbort = () => inner.abort(opts.signal.reason);
+  opts.signal.addEventListener('abort', onOuterAbort, { once: true });
+  const source = new PassThrough({ highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const meter = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      opts.onProgress?.(bytes);
+      cb(null, chunk);
+    },
+  });
+  const fanout = new Fanout(destinations.map((d) => d.name));
+  const uploads = destinations.map(async (d, i): Promise<DestinationOutcome> => {
+    const branch = fanout.branches[i]!;
+    try {
+      const stored = await d.storage.put(d.key, branch.stream, { signal: inner.signal });
+      return { destination: d, ok: true, stored };
+    } catch (error) {
+      fanout.fail(branch, error);
+      return { destination: d, ok: false, error };
+    }
+  });
+  const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [createGzip({ level: opts.gzipLevel ?? 6 })] : [];
+  const flow = pipeline([source, ...stages, meter, fanout] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+  const dumping = (async () => {
+    try {
+      const info = await produce(source, inner.signal);
+      source.end();
+      return info;
+    } catch (err) {
+      source.destroy(err as Error);
+      throw err;
+    }
+  })();
+  const [dumpRes, flowRes] = await Promise.allSettled([dumping, flow]);
+  if (flowRes.status === 'rejected' || dumpRes.status === 'rejected') {
+    // Make every upload abort rather than commit a truncated object.
+    const reason = dumpRes.status === 'rejected' ? dumpRes.reason : (flowRes as PromiseRejectedResult).reason;
+    for (const b of fanout.branches) fanout.fail(b, reason);
+    inner.abort(reason);
+  }
+  const outcomes = await Promise.all(uploads);
+  opts.signal.removeEventListener('abort', onOuterAbort);
+  const result: PipelineResult = {
+    info: dumpRes.status === 'fulfilled' ? dumpRes.value : undefined,
+    bytes,
+    sha256: hash.digest('hex'),
+    outcomes,
+  };
+  if (dumpRes.status === 'rejected') result.error = dumpRes.reason;
+  else if (flowRes.status === 'rejected') result.error = flowRes.reason;
+  if (result.error) {
+    // Destinations report the source's failure, not a secondary "stream destroyed".
+    for (const o of outcomes) if (o.ok === false && !o.error) o.error = result.error;
+  }
+  return result;
+}
+
+export function outcomeMessage(o: DestinationOutcome): string | undefined {
+  return o.ok ? undefined : errorMessage(o.error);
+}

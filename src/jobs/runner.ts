@@ -1,0 +1,116 @@
+import type { LoadedConfig } from '../config/load.js';
+import type { JobConfig } from '../config/schema.js';
+import type { JobEvent, JobResult, Notifier } from '../notify/types.js';
+import type { Logger } from '../util/logger.js';
+import { prepareJob, runPreparedJob, type PreparedJob } from './job.js';
+import { mapSettled } from '../util/concurrency.js';
+import { errorMessage, UsageError } from '../util/errors.js';
+import { redactValue } from '../util/redact.js';
+
+export interface RunOptions {
+  log: Logger;
+  notifiers: Notifier[];
+  signal?: AbortSignal;
+  /** Only these jobs (--job NAME); all when empty. */
+  jobNames?: string[];
+  /** Live byte counts per job, for the TTY progress display. */
+  onProgress?: (job: string, bytes: number) => void;
+  now?: () => Date;
+  /** How often progress events go to notifiers (ms). */
+  progressEveryMs?: number;
+}
+
+export interface RunSummary {
+  results: JobResult[];
+  /** Notifier deliveries that failed after retries (the Go tool's exit code reflected these). */
+  notificationFailures: number;
+}
+
+export function selectJobs(loaded: LoadedConfig, names: string[] = []): JobConfig[] {
+  if (!names.length) return loaded.config.jobs;
+  const unknown = names.filter((n) => !loaded.config.jobs.some((j) => j.name === n));
+  if (unknown.length) {
+    throw new UsageError(
+      `no job named ${unknown.map((n) => `"${n}"`).join(', ')} in ${loaded.source} (jobs: ${loaded.config.jobs.map((j) => j.name).join(', ')}).`,
+    );
+  }
+  return loaded.config.jobs.filter((j) => names.includes(j.name));
+}
+
+/** Builds every selected job first: anything not buildable fails the whole run with exit 2 before a job starts. */
+export function prepareJobs(loaded: LoadedConfig, jobs: JobConfig[], log: Logger): PreparedJob[] {
+  return jobs.map((job) => {
+    const dsn = loaded.dsns.get(job.name);
+    if (!dsn) throw new UsageError(`job "${job.name}" has no valid DSN.`);
+    return prepareJob(job, dsn, log);
+  });
+}
+
+/**
+ * Runs the selected jobs with `maxjobs` concurrency (1 in sequential mode). One job's failure never stops the
+ * others; every outcome goes to every notifier.
+ */
+export async function runJobs(loaded: LoadedConfig, opts: RunOptions): Promise<RunSummary> {
+  const jobs = selectJobs(loaded, opts.jobNames);
+  const prepared = prepareJobs(loaded, jobs, opts.log);
+  return runPrepared(prepared, loaded, opts);
+}
+
+export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig, opts: RunOptions): Promise<RunSummary> {
+  const limit = loaded.config.mode === 'sequential' ? 1 : loaded.config.maxjobs;
+  const signal = opts.signal ?? new AbortController().signal;
+  let notificationFailures = 0;
+  const emit = async (event: JobEvent) => {
+    const safe = redactValue(event);
+    await Promise.all(
+      opts.notifiers.map(async (n) => {
+        try {
+          await n.notify(safe);
+        } catch (err) {
+          notificationFailures++;
+          opts.log.error(`the ${n.kind} notifier failed: ${errorMessage(err)}`);
+        }
+      }),
+    );
+  };
+  const progressEvery = opts.progressEveryMs ?? 30_000;
+  const settled = await mapSettled(prepared, limit, async (p) => {
+    const name = p.job.name;
+    await emit({ type: 'start', job: name, at: new Date().toISOString() });
+    let lastEvent = Date.now();
+    let lastBytes = 0;
+    const result = await runPreparedJob(p, {
+      log: opts.log,
+      signal,
+      now: opts.now?.() ?? new Date(),
+      onProgress: (bytes) => {
+        opts.onProgress?.(name, bytes);
+        const now = Date.now();
+        if (now - lastEvent >= progressEvery) {
+          const rate = ((bytes - lastBytes) * 1000) / (now - lastEvent);
+          lastEvent = now;
+          lastBytes = bytes;
+          void emit({ type: 'progress', job: name, bytes, rate, at: new Date(now).toISOString() });
+        }
+      },
+    });
+    await emit({ type: result.ok ? 'success' : 'failure', job: name, result, at: new Date().toISOString() });
+    return result;
+  });
+  const results = settled.map((s, i) =>
+    s.status === 'fulfilled'
+      ? s.value
+      : ({
+          job: prepared[i]!.job.name,
+          ok: false,
+          bytes: 0,
+          durationMs: 0,
+          destinations: [],
+          error: errorMessage(s.reason),
+          startedAt: new Date().toISOString(),
+          finishedAt: new Date().toISOString(),
+        } satisfies JobResult),
+  );
+  await emit({ type: 'summary', results, at: new Date().toISOString() });
+  return { results, notificationFailures };
+}
