@@ -230,11 +230,11 @@ export async function* readBinlogWithFormat(
       if (pos + evSize > size) {
         throw new BinlogFormatError(path, pos, `the file is truncated or corrupt: the ${eventTypeName(type)} event needs ${evSize} bytes but only ${size - pos} remain`);
       }
+      if (pos < start && pos + evSize > start) {
+        throw new BinlogFormatError(path, start, `position ${start} is not an event boundary (the ${eventTypeName(type)} event at ${pos} ends at ${pos + evSize})`);
+      }
       if (pos < start && format) {
-        // Before the requested start: only walk the headers so a start inside an event is caught.
-        if (pos + evSize > start) {
-          throw new BinlogFormatError(path, start, `position ${start} is not an event boundary (the event at ${pos} ends at ${pos + evSize})`);
-        }
+        // Before the requested start: only walk the headers.
         await skip(win, evSize);
         continue;
       }

@@ -7,6 +7,7 @@ import { redactText } from '../util/redact.js';
 import { createSecretFile } from '../util/secret-file.js';
 import { parseStopDatetime, formatLocal } from './datetime.js';
 import { clientOptionFile, findProgram } from './mysql-client.js';
+import { binlogsFrom } from './files.js';
 import { mysqlbinlogRuns, planReplay, type ReplayPlan, type StopPosition } from './planner.js';
 
 export interface ReplayOptions {
@@ -49,6 +50,8 @@ export async function replayBinlogs(opts: ReplayOptions): Promise<ReplayResult> 
   const log = opts.logger ?? silentLogger;
   const stopDatetime = typeof opts.stopDatetime === 'string' ? parseStopDatetime(opts.stopDatetime) : opts.stopDatetime;
   const stopPosition = typeof opts.stopPosition === 'number' ? { pos: opts.stopPosition } : opts.stopPosition;
+  // Cheap checks first (folder, start file), so a typo is not reported as a missing DSN.
+  await binlogsFrom(opts.dir, opts.startFile);
   const mysqlbinlog = findProgram(opts.mysqlbinlogPath, ['mysqlbinlog', 'mariadb-binlog'], 'mysqlbinlog', '--mysqlbinlog-path');
   let mysql: string | undefined;
   let dsn;

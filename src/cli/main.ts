@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
+import { register as registerBinlog } from './binlog.js';
+import { register as registerTz } from './tz.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -48,6 +50,8 @@ export function buildProgram(): Command {
 
   registerDump(program);
   registerConfig(program);
+  registerBinlog(program);
+  registerTz(program);
 
   const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
     const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
@@ -58,7 +62,6 @@ export function buildProgram(): Command {
   stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
-  stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');
   stub('slow', 'slow-query-log analysis (file, .gz or folder)', 'onedump slow');
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
