@@ -57,7 +57,12 @@ export function decodeInfo(type: number, body: Buffer, serverId: number, fd: For
   }
 }
 
+/** Password hashes in CREATE USER / ALTER USER / GRANT … IDENTIFIED BY|AS '…' are masked in listings. */
+function maskSecrets(s: string): string {
+  return s.replace(/(IDENTIFIED\b(?:[^']|'[^']*')*?\b(?:BY|AS)\s*)'(?:[^'\\]|\\[^]|'')*'/gi, "$1'***'");
+}
+
 function short(s: string): string {
-  const one = s.replace(/\s+/g, ' ').trim();
+  const one = maskSecrets(s).replace(/\s+/g, ' ').trim();
   return one.length > 200 ? `${one.slice(0, 197)}...` : one;
 }
