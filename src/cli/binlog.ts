@@ -131,9 +131,14 @@ export function register(program: Command): void {
             : [name, e.pos, e.logPos, formatLocal(e.timestamp), e.typeName, e.serverId, e.size, e.info ?? ''].join('\t');
           if (closed) return;
           if (!process.stdout.write(line + '\n')) {
-            await new Promise((r) => {
-              process.stdout.once('drain', r);
-              process.stdout.once('error', r);
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                process.stdout.off('drain', done);
+                process.stdout.off('error', done);
+                resolve();
+              };
+              process.stdout.on('drain', done);
+              process.stdout.on('error', done);
             });
           }
         }
