@@ -134,7 +134,11 @@ async function pipeToMysql(binlogBin: string, args: string[], mysqlBin: string, 
   reader.stdout.pipe(writer.stdin);
   const [r, w] = await Promise.all([waitExit(reader, binlogBin), waitExit(writer, mysqlBin)]);
   if (w.code !== 0) {
-    throw new OnedumpError(`mysql failed while applying the binlogs (${w.signal ?? `exit ${w.code}`}): ${writerErr() || writerOut() || 'no error output'}`);
+    // The client echoes the failing statement (a BINLOG base64 blob can be megabytes): report the ERROR lines.
+    const text = writerErr() || writerOut();
+    const errors = text.split('\n').filter((l) => /^ERROR \d+/.test(l));
+    const why = errors.length ? errors.join('; ') : text.slice(-2000) || 'no error output';
+    throw new OnedumpError(`mysql failed while applying the binlogs (${w.signal ?? `exit ${w.code}`}): ${why}`);
   }
   if (r.code !== 0) throw new OnedumpError(`mysqlbinlog failed (${r.signal ?? `exit ${r.code}`}): ${readerErr() || 'no error output'}`);
 }
