@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
+import { register as registerSlow } from './slow.js';
 import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
 import { parseDuration } from '../util/duration.js';
@@ -50,6 +51,8 @@ export function buildProgram(): Command {
 
   registerDump(program);
   registerConfig(program);
+  registerSlow(program);
+  addGlobalOptions(program.commands.find((c) => c.name() === 'slow')!, { config: false });
   registerBinlog(program);
   registerTz(program);
 
@@ -62,7 +65,6 @@ export function buildProgram(): Command {
   stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
-  stub('slow', 'slow-query-log analysis (file, .gz or folder)', 'onedump slow');
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(
@@ -111,8 +113,5 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-const isEntry = (() => {
-  const entry = process.argv[1] ?? '';
-  return /(^|[/\\])(main\.(ts|js)|onedump(\.c?js)?)$/.test(entry) || process.env.ONEDUMP_SEA === '1';
-})();
-if (isEntry) await main();
+// Run directly (`tsx src/cli/main.ts`); bundles and bin/ use src/cli/onedump.ts as the entry.
+if (/(^|[/\\])main\.(ts|js)$/.test(process.argv[1] ?? '')) void main();

@@ -58,7 +58,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
+    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 
