@@ -5,19 +5,10 @@ import { join } from 'node:path';
 import { requireBinary } from '../../testutils/binaries.js';
 import type { MariaDBInstance } from '../../testutils/mariadb.js';
 
-import { existsSync } from 'node:fs';
+import { sharedFixtures } from '../../testutils/fixtures.js';
 
-/** ../shared/fixtures next to the checkout (/work/main → /work/shared); ONEDUMP_FIXTURES overrides, /work/shared is the fallback for worktrees. */
-export const FIXTURES = (() => {
-  const candidates = [
-    process.env.ONEDUMP_FIXTURES,
-    join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures'),
-    '/work/shared/fixtures',
-  ].filter((x): x is string => Boolean(x));
-  const found = candidates.find((c) => existsSync(join(c, 'mysql84', 'mysql-bin.000001')));
-  if (!found) throw new Error(`the MySQL 8.4 fixtures are missing (looked in ${candidates.join(', ')}); set ONEDUMP_FIXTURES`);
-  return join(found, 'mysql84');
-})();
+/** The MySQL 8.4 binlogs and dump from ../shared/fixtures (see testutils/fixtures.ts). */
+export const FIXTURES = sharedFixtures('mysql84');
 
 export interface ListedEvent {
   pos: number;
