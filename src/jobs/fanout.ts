@@ -58,7 +58,9 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // After a clean finish (autoDestroy) the ended branches still hold data their consumers have not read yet:
+    // destroying them would drop it. Only branches that never got their end are aborted.
+    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 
