@@ -58,9 +58,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // After a clean finish (autoDestroy) the ended branches still hold data their consumers have not read yet:
-    // destroying them would drop it. Only branches that never got their end are aborted.
-    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
+    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 
