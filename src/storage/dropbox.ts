@@ -5,7 +5,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { str, secret, posInt } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
-import { retry, type RetryPolicy } from '../util/retry.js';
+import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
@@ -141,7 +141,8 @@ export class DropboxStorage implements Storage {
   private readonly clientSecret: string;
   private readonly testBase: string | undefined;
   private readonly chunkSize: number;
-  private readonly policy: Partial<RetryPolicy> | undefined;
+  /** Used by the retrying wrapper (retrying.ts) for whole operations and by put() for each chunk. */
+  readonly retryPolicy: RetryPolicy;
   private readonly log: Logger | undefined;
   private client: Promise<DbxClient> | undefined;
 
@@ -153,7 +154,7 @@ export class DropboxStorage implements Storage {
     const base = o.baseUrl ?? process.env.ONEDUMP_DROPBOX_BASE_URL;
     this.testBase = base ? (base.endsWith('/') ? base : `${base}/`) : undefined;
     this.chunkSize = Math.max(1, o.chunkSize ?? DROPBOX_DEFAULT_CHUNK);
-    this.policy = o.retry;
+    this.retryPolicy = { ...DEFAULT_RETRY, ...o.retry };
     this.log = o.log;
   }
 
@@ -186,7 +187,7 @@ export class DropboxStorage implements Storage {
   }
 
   /** One network step under the shared retry policy; permanent faults become one clear sentence. */
-  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal, once = false): Promise<T> {
     try {
       return await retry(
         async (attempt) => {
@@ -202,18 +203,18 @@ export class DropboxStorage implements Storage {
           }
         },
         {
-          policy: this.policy,
+          policy: once ? { attempts: 1 } : this.retryPolicy,
           signal,
           onRetry: (err, attempt, delay) =>
             this.log?.warn(`Dropbox: ${action} ${this.describe(key)} failed (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
         },
       );
     } catch (err) {
-      throw this.explain(err, action, key);
+      throw this.explain(err, action, key, once);
     }
   }
 
-  private explain(err: unknown, action: string, key: string | undefined): unknown {
+  private explain(err: unknown, action: string, key: string | undefined, once = false): unknown {
     if (err instanceof PermanentError || (err as Error)?.name === 'AbortError') return err;
     const where = this.describe(key);
     const e = err as DbxError;
@@ -242,7 +243,7 @@ export class DropboxStorage implements Storage {
       return new PermanentError(`Dropbox: no space left in the Dropbox account while ${action} ${where}; free space or raise the quota.`, { cause: err });
     }
     if (isTransient(err)) {
-      return new TransientError(`Dropbox: ${action} ${where} failed after retries: ${errorMessage(err)}; check the network and try again.`, { cause: err });
+      return new TransientError(`Dropbox: ${action} ${where} failed${once ? '' : ' after retries'}: ${errorMessage(err)}; check the network and try again.`, { cause: err });
     }
     return new PermanentError(`Dropbox: ${action} ${where} failed: ${s || errorMessage(err)}.`, { cause: err });
   }
@@ -258,6 +259,7 @@ export class DropboxStorage implements Storage {
       key,
       async () => (await dbx.filesUploadSessionStart({ close: false, contents: Buffer.alloc(0) })).result.session_id,
       signal,
+      true, // nothing of the body is read yet: the retrying wrapper repeats the whole put
     );
     const whole = new DropboxContentHasher();
     const sha = createHash('sha256');
@@ -458,6 +460,7 @@ export class DropboxStorage implements Storage {
         return r;
       },
       opts.signal,
+      true,
     ).catch((err: unknown) => {
       if (err instanceof PermanentError && isNotFound((err as { cause?: unknown }).cause)) {
         throw new PermanentError(`Dropbox: ${this.describe(key)} does not exist.`);
@@ -476,7 +479,7 @@ export class DropboxStorage implements Storage {
     type Page = { entries: FileMeta[]; cursor: string; has_more: boolean };
     let page: Page;
     try {
-      page = (await this.call('listing', prefix, () => dbx.filesListFolder({ path: folder, recursive: true, limit: 2000 }))).result;
+      page = (await this.call('listing', prefix, () => dbx.filesListFolder({ path: folder, recursive: true, limit: 2000 }), undefined, true)).result;
     } catch (err) {
       if (isNotFound((err as { cause?: unknown }).cause)) return;
       throw err;
@@ -490,19 +493,19 @@ export class DropboxStorage implements Storage {
       }
       if (!page.has_more) break;
       const cursor: string = page.cursor;
-      page = (await this.call('listing', prefix, () => dbx.filesListFolderContinue({ cursor }))).result;
+      page = (await this.call('listing', prefix, () => dbx.filesListFolderContinue({ cursor }), undefined, true)).result;
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* out;
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    const m = await this.call('looking up', key, () => this.metaOf(this.path(key)));
+    const m = await this.call('looking up', key, () => this.metaOf(this.path(key)), undefined, true);
     return m ? this.info(m) : undefined;
   }
 
   async delete(key: string): Promise<void> {
-    await this.call('deleting', key, () => this.deletePath(this.path(key)));
+    await this.call('deleting', key, () => this.deletePath(this.path(key)), undefined, true);
   }
 }
 

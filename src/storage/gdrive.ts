@@ -4,7 +4,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { z } from 'zod';
 import { str, secret, posInt } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
-import { retry, type RetryPolicy } from '../util/retry.js';
+import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
@@ -98,7 +98,8 @@ export class GDriveStorage implements Storage {
   private readonly root: string;
   private readonly testBase: string | undefined;
   private readonly chunkSize: number;
-  private readonly policy: Partial<RetryPolicy> | undefined;
+  /** Used by the retrying wrapper (retrying.ts) for whole operations and by put() for each chunk. */
+  readonly retryPolicy: RetryPolicy;
   private readonly log: Logger | undefined;
   private clients: Promise<Clients> | undefined;
 
@@ -111,7 +112,7 @@ export class GDriveStorage implements Storage {
     this.root = this.testBase ?? DEFAULT_ROOT;
     const chunk = Math.floor((o.chunkSize ?? GDRIVE_DEFAULT_CHUNK) / QUANTUM) * QUANTUM;
     this.chunkSize = Math.max(QUANTUM, chunk);
-    this.policy = o.retry;
+    this.retryPolicy = { ...DEFAULT_RETRY, ...o.retry };
     this.log = o.log;
   }
 
@@ -142,20 +143,20 @@ export class GDriveStorage implements Storage {
   }
 
   /** Runs one network step with the shared retry policy; permanent faults become one clear sentence. */
-  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal, once = false): Promise<T> {
     try {
       return await retry(fn, {
-        policy: this.policy,
+        policy: once ? { attempts: 1 } : this.retryPolicy,
         signal,
         onRetry: (err, attempt, delay) =>
           this.log?.warn(`Google Drive: ${action} ${this.describe(key)} failed (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
       });
     } catch (err) {
-      throw this.explain(err, action, key);
+      throw this.explain(err, action, key, once);
     }
   }
 
-  private explain(err: unknown, action: string, key: string | undefined): unknown {
+  private explain(err: unknown, action: string, key: string | undefined, once = false): unknown {
     if (err instanceof PermanentError || (err as Error)?.name === 'AbortError') return err;
     const where = this.describe(key);
     const e = err as { status?: number; message?: string; response?: { status?: number; data?: unknown } };
@@ -193,12 +194,12 @@ export class GDriveStorage implements Storage {
       );
     }
     if (isTransient(err)) {
-      return new TransientError(`Google Drive: ${action} ${where} failed after retries: ${msg}; check the network and try again.`, { cause: err });
+      return new TransientError(`Google Drive: ${action} ${where} failed${once ? '' : ' after retries'}: ${msg}; check the network and try again.`, { cause: err });
     }
     return new PermanentError(`Google Drive: ${action} ${where} failed: ${msg}.`, { cause: err });
   }
 
-  private async filesNamed(name: string | undefined, signal?: AbortSignal): Promise<DriveFileMeta[]> {
+  private async filesNamed(name: string | undefined, signal?: AbortSignal, once = true): Promise<DriveFileMeta[]> {
     const { drive } = await this.api();
     const out: DriveFileMeta[] = [];
     let pageToken: string | undefined;
@@ -222,6 +223,7 @@ export class GDriveStorage implements Storage {
             { retry: false, signal },
           ),
         signal,
+        once,
       );
       for (const f of res.data.files ?? []) if (f.mimeType !== FOLDER_MIME) out.push(f);
       pageToken = res.data.nextPageToken ?? undefined;
@@ -262,6 +264,7 @@ export class GDriveStorage implements Storage {
         return loc;
       },
       signal,
+      true, // nothing of the body is read yet: the retrying wrapper repeats the whole put
     );
 
     const md5 = createHash('md5');
@@ -338,6 +341,7 @@ export class GDriveStorage implements Storage {
     signal?.throwIfAborted();
     done = await sendChunk(acked, fill, true);
     if (!done?.id) throw new PermanentError(`Google Drive: the upload of ${this.describe(key)} ended without a file; run the job again.`);
+    opts.onProgress?.(total);
     const fileId = done.id;
     const localMd5 = md5.digest('hex');
     const localSha = sha.digest('hex');
@@ -358,14 +362,14 @@ export class GDriveStorage implements Storage {
       if (opts.sha256 && opts.sha256 !== localSha) {
         throw new PermanentError(`Google Drive: ${this.describe(key)} does not match the expected sha256; the upload was discarded.`);
       }
-      const older = (await this.filesNamed(key, signal)).filter((f) => f.id !== fileId);
+      const older = (await this.filesNamed(key, signal, false)).filter((f) => f.id !== fileId);
       await this.call(
         'committing',
         key,
         () => drive.files.update({ fileId, requestBody: { name: key }, supportsAllDrives: true, fields }, { retry: false, signal }),
         signal,
       );
-      for (const f of older) await this.deleteId(f.id!, key);
+      for (const f of older) await this.deleteId(f.id!, key, false);
     } catch (err) {
       await discard();
       throw err;
@@ -388,7 +392,7 @@ export class GDriveStorage implements Storage {
     return { received: Number(res.data.size ?? 0), file: res.data };
   }
 
-  private async deleteId(fileId: string, key: string): Promise<void> {
+  private async deleteId(fileId: string, key: string, once = true): Promise<void> {
     const { drive } = await this.api();
     await this.call('deleting', key, async () => {
       try {
@@ -397,7 +401,7 @@ export class GDriveStorage implements Storage {
         if ((err as { status?: number }).status === 404) return;
         throw err;
       }
-    });
+    }, undefined, once);
   }
 
   async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
@@ -410,6 +414,7 @@ export class GDriveStorage implements Storage {
       key,
       () => drive.files.get({ fileId: f.id, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, retry: false, signal: opts.signal }),
       opts.signal,
+      true,
     );
     return res.data as Readable;
   }

@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { DropboxStorage, dropboxBackend, dropboxContentHash, DropboxContentHasher } from '../../src/storage/dropbox.js';
 import { startDropboxServer, dropboxContentHash as serverHash, type DropboxServer } from '../../testutils/dropbox-server.js';
 import { storageContract, readAll, sha256, piecewise, failingAfter } from './contract.js';
+import { storageConformance } from './conformance.js';
+import { withRetries } from '../../src/storage/retrying.js';
 import { PermanentError } from '../../src/util/errors.js';
 
 const APP = { clientId: 'app-key-1234', clientSecret: 'app-secret-5678', refreshToken: 'refresh-token-abcdefgh' };
@@ -25,6 +27,14 @@ function box(o: Partial<ConstructorParameters<typeof DropboxStorage>[0]> = {}): 
 }
 
 storageContract('dropbox', () => box(), { chunk: CHUNK });
+
+let conformanceRoots = 0;
+storageConformance('dropbox', {
+  async make() {
+    // A fresh folder, behind the retrying wrapper as the registry builds it.
+    return withRetries(box({ root: `/conformance-${++conformanceRoots}` }));
+  },
+});
 
 describe('dropbox', () => {
   it('computes content_hash like Dropbox, incrementally over any piece sizes', () => {
@@ -107,7 +117,7 @@ describe('dropbox', () => {
     // Long-lived tokens here, so the SDK does not renew on its own and the server's 401 is what triggers renewal.
     const own = await startDropboxServer({ ...APP, tokenTtlSeconds: 3600 });
     try {
-      const s = box({ baseUrl: own.url });
+      const s = withRetries(box({ baseUrl: own.url }));
       await s.put('renew-a.txt', piecewise(Buffer.from('a')));
       expect(own.tokensIssued).toBe(1);
       for (const k of own.tokens.keys()) own.tokens.set(k, Date.now() - 1);

@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { GDriveStorage, gdriveBackend } from '../../src/storage/gdrive.js';
 import { startGDriveServer, type GDriveServer } from '../../testutils/gdrive-server.js';
 import { storageContract, readAll, sha256, piecewise, failingAfter } from './contract.js';
+import { storageConformance } from './conformance.js';
+import { withRetries } from '../../src/storage/retrying.js';
 import { PermanentError } from '../../src/util/errors.js';
 
 const EMAIL = 'backup@onedump-test.iam.gserviceaccount.com';
@@ -27,6 +29,16 @@ function drive(o: Partial<ConstructorParameters<typeof GDriveStorage>[0]> = {}):
 }
 
 storageContract('gdrive', () => drive(), { chunk: CHUNK });
+
+let conformanceFolders = 0;
+storageConformance('gdrive', {
+  async make() {
+    // A fresh folder the service account can write to, behind the retrying wrapper as the registry builds it.
+    const folder = `conformance-${++conformanceFolders}`;
+    (server as unknown as { opts: { folders: string[] } }).opts.folders.push(folder);
+    return withRetries(drive({ folderId: folder }));
+  },
+});
 
 describe('gdrive', () => {
   it('speaks the resumable protocol as Google checks it: tokens, 256 KiB multiples, contiguous offsets', async () => {
