@@ -18,7 +18,12 @@ const MAX_REQUEST = 150 * 1024 * 1024;
 /** Dropbox's content_hash: sha256 over the concatenated sha256 digests of each 4 MiB block. */
 export function dropboxContentHash(data: Buffer): string {
   const outer = createHash('sha256');
-  for (let i = 0; i < data.length; i += BLOCK) outer.update(createHash('sha256').update(data.subarray(i, i + BLOCK)).digest());
+  for (let i = 0; i < data.length; i += BLOCK)
+    outer.update(
+      createHash('sha256')
+        .update(data.subarray(i, i + BLOCK))
+        .digest(),
+    );
   return outer.digest('hex');
 }
 
@@ -196,7 +201,13 @@ export class DropboxServer {
         if (f) return this.json(res, 200, this.meta(f));
         if (this.isFolder(String(arg.path))) {
           const p = String(arg.path);
-          return this.json(res, 200, { '.tag': 'folder', name: p.split('/').pop(), path_lower: p.toLowerCase(), path_display: p, id: 'id:folder' });
+          return this.json(res, 200, {
+            '.tag': 'folder',
+            name: p.split('/').pop(),
+            path_lower: p.toLowerCase(),
+            path_display: p,
+            id: 'id:folder',
+          });
         }
         return this.routeError(res, { '.tag': 'path', path: { '.tag': 'not_found' } }, 'path/not_found');
       }
@@ -227,7 +238,8 @@ export class DropboxServer {
   private async token(url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = new URLSearchParams((await this.body(req)).toString());
     const get = (k: string) => url.searchParams.get(k) ?? form.get(k);
-    if (get('grant_type') !== 'refresh_token') return this.json(res, 400, { error: 'unsupported_grant_type', error_description: 'grant_type' });
+    if (get('grant_type') !== 'refresh_token')
+      return this.json(res, 400, { error: 'unsupported_grant_type', error_description: 'grant_type' });
     if (get('client_id') !== this.opts.clientId || get('client_secret') !== this.opts.clientSecret) {
       return this.json(res, 400, { error: 'invalid_client', error_description: 'Invalid client_id or client_secret' });
     }
@@ -250,7 +262,9 @@ export class DropboxServer {
   private listFolder(arg: Record<string, unknown>, res: ServerResponse): void {
     const path = String(arg.path ?? '');
     if (path !== '' && !path.startsWith('/')) {
-      return this.json(res, 400, { error_summary: `Error in call to API function "files/list_folder": request body: path: '${path}' did not match pattern` });
+      return this.json(res, 400, {
+        error_summary: `Error in call to API function "files/list_folder": request body: path: '${path}' did not match pattern`,
+      });
     }
     if (!this.isFolder(path)) return this.routeError(res, { '.tag': 'path', path: { '.tag': 'not_found' } }, 'path/not_found');
     const base = path.toLowerCase().replace(/\/$/, '');
@@ -303,7 +317,11 @@ export class DropboxServer {
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range) {
       const from = Math.min(Number(range[1]), f.data.length);
-      res.writeHead(206, { ...headers, 'content-length': f.data.length - from, 'content-range': `bytes ${from}-${f.data.length - 1}/${f.data.length}` });
+      res.writeHead(206, {
+        ...headers,
+        'content-length': f.data.length - from,
+        'content-range': `bytes ${from}-${f.data.length - 1}/${f.data.length}`,
+      });
       res.end(f.data.subarray(from));
       return;
     }
@@ -312,7 +330,10 @@ export class DropboxServer {
   }
 
   /** Receives an upload body whole (uploads are all-or-nothing), cutting the connection where told to. */
-  private async receive(req: IncomingMessage, startOffset: number | undefined): Promise<{ data?: Buffer; cut?: { offset: number; mode: CutMode } }> {
+  private async receive(
+    req: IncomingMessage,
+    startOffset: number | undefined,
+  ): Promise<{ data?: Buffer; cut?: { offset: number; mode: CutMode } }> {
     const parts: Buffer[] = [];
     let got = 0;
     const cut = startOffset === undefined ? undefined : this.cuts[0];
@@ -389,7 +410,12 @@ export class DropboxServer {
       return this.routeError(res, { '.tag': 'content_hash_mismatch' }, 'content_hash_mismatch');
     }
     if (endpoint === 'start') {
-      const ns: Session = { id: `sess-${++this.seq}-${randomBytes(6).toString('hex')}`, pieces: [data], received: data.length, closed: !!arg.close };
+      const ns: Session = {
+        id: `sess-${++this.seq}-${randomBytes(6).toString('hex')}`,
+        pieces: [data],
+        received: data.length,
+        closed: !!arg.close,
+      };
       this.sessions.set(ns.id, ns);
       rec.session = ns.id;
       return this.json(res, 200, { session_id: ns.id });
@@ -404,7 +430,9 @@ export class DropboxServer {
       return this.json(res, 200, this.meta(this.addFile(path, data)));
     }
     const lookup = (e: Record<string, unknown>, summary: string) =>
-      endpoint === 'finish' ? this.routeError(res, { '.tag': 'lookup_failed', lookup_failed: e }, `lookup_failed/${summary}`) : this.routeError(res, e, summary);
+      endpoint === 'finish'
+        ? this.routeError(res, { '.tag': 'lookup_failed', lookup_failed: e }, `lookup_failed/${summary}`)
+        : this.routeError(res, e, summary);
     if (!s || s.finished) {
       rec.result = 'not_found';
       return lookup({ '.tag': 'not_found' }, 'not_found');

@@ -242,7 +242,10 @@ export class GDriveServer {
     const pageSize = Math.min(Number(url.searchParams.get('pageSize') ?? 100) || 100, max);
     const start = Number(url.searchParams.get('pageToken') ?? '0');
     const page = all.slice(start, start + pageSize);
-    const body: { kind: string; files: unknown[]; nextPageToken?: string } = { kind: 'drive#fileList', files: page.map((f) => this.meta(f)) };
+    const body: { kind: string; files: unknown[]; nextPageToken?: string } = {
+      kind: 'drive#fileList',
+      files: page.map((f) => this.meta(f)),
+    };
     if (start + pageSize < all.length) body.nextPageToken = String(start + pageSize);
     this.json(res, 200, body);
   }
@@ -389,7 +392,7 @@ export class GDriveServer {
     if (total !== undefined && end + 1 > total) return reject(`Chunk ends at ${end + 1} beyond the declared total ${total}.`);
     if (!isLast && length % QUANTUM !== 0) {
       return reject(
-        'Invalid request. The number of bytes uploaded is required to be equal or greater than 262144, except for the final request (it\'s recommended to be the exact multiple of 262144).',
+        "Invalid request. The number of bytes uploaded is required to be equal or greater than 262144, except for the final request (it's recommended to be the exact multiple of 262144).",
       );
     }
     let got = 0;

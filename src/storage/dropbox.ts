@@ -187,7 +187,13 @@ export class DropboxStorage implements Storage {
   }
 
   /** One network step under the shared retry policy; permanent faults become one clear sentence. */
-  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal, once = false): Promise<T> {
+  private async call<T>(
+    action: string,
+    key: string | undefined,
+    fn: (attempt: number) => Promise<T>,
+    signal?: AbortSignal,
+    once = false,
+  ): Promise<T> {
     try {
       return await retry(
         async (attempt) => {
@@ -240,10 +246,15 @@ export class DropboxStorage implements Storage {
       );
     }
     if (/insufficient_space/.test(s)) {
-      return new PermanentError(`Dropbox: no space left in the Dropbox account while ${action} ${where}; free space or raise the quota.`, { cause: err });
+      return new PermanentError(`Dropbox: no space left in the Dropbox account while ${action} ${where}; free space or raise the quota.`, {
+        cause: err,
+      });
     }
     if (isTransient(err)) {
-      return new TransientError(`Dropbox: ${action} ${where} failed${once ? '' : ' after retries'}: ${errorMessage(err)}; check the network and try again.`, { cause: err });
+      return new TransientError(
+        `Dropbox: ${action} ${where} failed${once ? '' : ' after retries'}: ${errorMessage(err)}; check the network and try again.`,
+        { cause: err },
+      );
     }
     return new PermanentError(`Dropbox: ${action} ${where} failed: ${s || errorMessage(err)}.`, { cause: err });
   }
@@ -370,7 +381,9 @@ export class DropboxStorage implements Storage {
         );
       }
       if (opts.size !== undefined && opts.size !== total) {
-        throw new PermanentError(`Dropbox: ${this.describe(key)} received ${total} bytes, expected ${opts.size}; the upload was discarded.`);
+        throw new PermanentError(
+          `Dropbox: ${this.describe(key)} received ${total} bytes, expected ${opts.size}; the upload was discarded.`,
+        );
       }
       if (opts.sha256 && opts.sha256 !== localSha) {
         throw new PermanentError(`Dropbox: ${this.describe(key)} does not match the expected sha256; the upload was discarded.`);
@@ -443,7 +456,10 @@ export class DropboxStorage implements Storage {
         await dbx.auth.checkAndRefreshAccessToken();
         const headers: Record<string, string> = {
           Authorization: `Bearer ${dbx.auth.getAccessToken()}`,
-          'Dropbox-API-Arg': JSON.stringify({ path: this.path(key) }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+          'Dropbox-API-Arg': JSON.stringify({ path: this.path(key) }).replace(
+            /[\u007f-\uffff]/g,
+            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+          ),
         };
         if (opts.start) headers.Range = `bytes=${opts.start}-`;
         const r = await fetch(this.url(`${DEFAULT_CONTENT}2/files/download`), { method: 'POST', headers, signal: opts.signal });
@@ -479,7 +495,9 @@ export class DropboxStorage implements Storage {
     type Page = { entries: FileMeta[]; cursor: string; has_more: boolean };
     let page: Page;
     try {
-      page = (await this.call('listing', prefix, () => dbx.filesListFolder({ path: folder, recursive: true, limit: 2000 }), undefined, true)).result;
+      page = (
+        await this.call('listing', prefix, () => dbx.filesListFolder({ path: folder, recursive: true, limit: 2000 }), undefined, true)
+      ).result;
     } catch (err) {
       if (isNotFound((err as { cause?: unknown }).cause)) return;
       throw err;
@@ -510,7 +528,11 @@ export class DropboxStorage implements Storage {
 }
 
 /** Credentials for URL-form storages, from the environment. */
-export function dropboxCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env): { refreshToken: string; clientId: string; clientSecret: string } {
+export function dropboxCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  refreshToken: string;
+  clientId: string;
+  clientSecret: string;
+} {
   const refreshToken = env.DROPBOX_REFRESH_TOKEN;
   const clientId = env.DROPBOX_CLIENT_ID;
   const clientSecret = env.DROPBOX_CLIENT_SECRET;
@@ -522,7 +544,9 @@ export function dropboxCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env):
     ]
       .filter(([, v]) => !v)
       .map(([k]) => k);
-    throw new UsageError(`Dropbox: no credentials for a dropbox:// URL; set ${missing.join(', ')} (the app key, app secret and a refresh token, see docs/storage.md).`);
+    throw new UsageError(
+      `Dropbox: no credentials for a dropbox:// URL; set ${missing.join(', ')} (the app key, app secret and a refresh token, see docs/storage.md).`,
+    );
   }
   return { refreshToken, clientId, clientSecret };
 }

@@ -58,7 +58,10 @@ interface AuthedRequest {
 }
 interface DriveApi {
   files: {
-    list(params: Record<string, unknown>, opts?: Record<string, unknown>): Promise<{ data: { files?: DriveFileMeta[]; nextPageToken?: string | null } }>;
+    list(
+      params: Record<string, unknown>,
+      opts?: Record<string, unknown>,
+    ): Promise<{ data: { files?: DriveFileMeta[]; nextPageToken?: string | null } }>;
     get(params: Record<string, unknown>, opts?: Record<string, unknown>): Promise<{ data: unknown }>;
     update(params: Record<string, unknown>, opts?: Record<string, unknown>): Promise<{ data: DriveFileMeta }>;
     delete(params: Record<string, unknown>, opts?: Record<string, unknown>): Promise<unknown>;
@@ -143,7 +146,13 @@ export class GDriveStorage implements Storage {
   }
 
   /** Runs one network step with the shared retry policy; permanent faults become one clear sentence. */
-  private async call<T>(action: string, key: string | undefined, fn: (attempt: number) => Promise<T>, signal?: AbortSignal, once = false): Promise<T> {
+  private async call<T>(
+    action: string,
+    key: string | undefined,
+    fn: (attempt: number) => Promise<T>,
+    signal?: AbortSignal,
+    once = false,
+  ): Promise<T> {
     try {
       return await retry(fn, {
         policy: once ? { attempts: 1 } : this.retryPolicy,
@@ -163,7 +172,10 @@ export class GDriveStorage implements Storage {
     const msg = errorMessage(err);
     const status = e.status ?? e.response?.status;
     const reason = JSON.stringify(e.response?.data ?? '');
-    if (/^(invalid_grant|invalid_client|unauthorized_client|invalid_scope)\b/.test(e.message ?? '') || /DECODER|PEM|asn1|private key/i.test(msg)) {
+    if (
+      /^(invalid_grant|invalid_client|unauthorized_client|invalid_scope)\b/.test(e.message ?? '') ||
+      /DECODER|PEM|asn1|private key/i.test(msg)
+    ) {
       return new PermanentError(
         `Google Drive: the service account ${this.email} could not sign in while ${action} ${where} (${msg}); check email and privatekey (the service account's JSON key: client_email and private_key).`,
         { cause: err },
@@ -194,7 +206,10 @@ export class GDriveStorage implements Storage {
       );
     }
     if (isTransient(err)) {
-      return new TransientError(`Google Drive: ${action} ${where} failed${once ? '' : ' after retries'}: ${msg}; check the network and try again.`, { cause: err });
+      return new TransientError(
+        `Google Drive: ${action} ${where} failed${once ? '' : ' after retries'}: ${msg}; check the network and try again.`,
+        { cause: err },
+      );
     }
     return new PermanentError(`Google Drive: ${action} ${where} failed: ${msg}.`, { cause: err });
   }
@@ -273,7 +288,6 @@ export class GDriveStorage implements Storage {
     let fill = 0;
     let acked = 0;
     let total = 0;
-    let done: DriveFileMeta | undefined;
 
     /** Sends buf[0, len) which starts at absolute offset `start`; resumes from the session's offset after a fault. */
     const sendChunk = async (start: number, len: number, last: boolean): Promise<DriveFileMeta | undefined> => {
@@ -311,7 +325,8 @@ export class GDriveStorage implements Storage {
             });
             if (res.status !== 308) return res.data;
             const received = parseRange(header(res.headers, 'range'));
-            if (received < offset || received > end) throw new TransientError(`Google Drive: the upload session reported ${received} bytes, expected ${end}.`);
+            if (received < offset || received > end)
+              throw new TransientError(`Google Drive: the upload session reported ${received} bytes, expected ${end}.`);
             offset = received;
             opts.onProgress?.(offset);
             if (offset === end && !last) return undefined;
@@ -339,7 +354,7 @@ export class GDriveStorage implements Storage {
       }
     }
     signal?.throwIfAborted();
-    done = await sendChunk(acked, fill, true);
+    const done = await sendChunk(acked, fill, true);
     if (!done?.id) throw new PermanentError(`Google Drive: the upload of ${this.describe(key)} ended without a file; run the job again.`);
     opts.onProgress?.(total);
     const fileId = done.id;
@@ -357,7 +372,9 @@ export class GDriveStorage implements Storage {
         );
       }
       if (opts.size !== undefined && opts.size !== total) {
-        throw new PermanentError(`Google Drive: ${this.describe(key)} received ${total} bytes, expected ${opts.size}; the upload was discarded.`);
+        throw new PermanentError(
+          `Google Drive: ${this.describe(key)} received ${total} bytes, expected ${opts.size}; the upload was discarded.`,
+        );
       }
       if (opts.sha256 && opts.sha256 !== localSha) {
         throw new PermanentError(`Google Drive: ${this.describe(key)} does not match the expected sha256; the upload was discarded.`);
@@ -377,7 +394,11 @@ export class GDriveStorage implements Storage {
     return { key, size: total, location: this.describe(key), hash: { algorithm: 'md5', value: localMd5 } };
   }
 
-  private async sessionStatus(request: AuthedRequest, session: string, signal?: AbortSignal): Promise<{ received: number; file?: DriveFileMeta }> {
+  private async sessionStatus(
+    request: AuthedRequest,
+    session: string,
+    signal?: AbortSignal,
+  ): Promise<{ received: number; file?: DriveFileMeta }> {
     const res = await request<DriveFileMeta>({
       url: session,
       method: 'PUT',
@@ -394,14 +415,20 @@ export class GDriveStorage implements Storage {
 
   private async deleteId(fileId: string, key: string, once = true): Promise<void> {
     const { drive } = await this.api();
-    await this.call('deleting', key, async () => {
-      try {
-        await drive.files.delete({ fileId, supportsAllDrives: true }, { retry: false });
-      } catch (err) {
-        if ((err as { status?: number }).status === 404) return;
-        throw err;
-      }
-    }, undefined, once);
+    await this.call(
+      'deleting',
+      key,
+      async () => {
+        try {
+          await drive.files.delete({ fileId, supportsAllDrives: true }, { retry: false });
+        } catch (err) {
+          if ((err as { status?: number }).status === 404) return;
+          throw err;
+        }
+      },
+      undefined,
+      once,
+    );
   }
 
   async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
@@ -412,7 +439,11 @@ export class GDriveStorage implements Storage {
     const res = await this.call(
       'downloading',
       key,
-      () => drive.files.get({ fileId: f.id, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, retry: false, signal: opts.signal }),
+      () =>
+        drive.files.get(
+          { fileId: f.id, alt: 'media', supportsAllDrives: true },
+          { responseType: 'stream', headers, retry: false, signal: opts.signal },
+        ),
       opts.signal,
       true,
     );
@@ -454,14 +485,19 @@ export function gdriveCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new UsageError(`Google Drive: cannot read the service account key ${file} named by GOOGLE_APPLICATION_CREDENTIALS (${errorMessage(err)}); download the JSON key of the service account.`);
+      throw new UsageError(
+        `Google Drive: cannot read the service account key ${file} named by GOOGLE_APPLICATION_CREDENTIALS (${errorMessage(err)}); download the JSON key of the service account.`,
+      );
     }
     if (!parsed.client_email || !parsed.private_key) {
-      throw new UsageError(`Google Drive: ${file} (GOOGLE_APPLICATION_CREDENTIALS) has no client_email or private_key; use the JSON key of a service account.`);
+      throw new UsageError(
+        `Google Drive: ${file} (GOOGLE_APPLICATION_CREDENTIALS) has no client_email or private_key; use the JSON key of a service account.`,
+      );
     }
     return { email: parsed.client_email, privateKey: parsed.private_key };
   }
-  if (env.ONEDUMP_GDRIVE_EMAIL && env.ONEDUMP_GDRIVE_PRIVATEKEY) return { email: env.ONEDUMP_GDRIVE_EMAIL, privateKey: env.ONEDUMP_GDRIVE_PRIVATEKEY };
+  if (env.ONEDUMP_GDRIVE_EMAIL && env.ONEDUMP_GDRIVE_PRIVATEKEY)
+    return { email: env.ONEDUMP_GDRIVE_EMAIL, privateKey: env.ONEDUMP_GDRIVE_PRIVATEKEY };
   throw new UsageError(
     'Google Drive: no service account credentials for a gdrive:// URL; set GOOGLE_APPLICATION_CREDENTIALS to the JSON key file of the service account (or ONEDUMP_GDRIVE_EMAIL and ONEDUMP_GDRIVE_PRIVATEKEY).',
   );
@@ -482,7 +518,10 @@ export const gdriveBackend: StorageBackend<GDriveOptions> = {
   options: gdriveOptions,
   schemes: ['gdrive'],
   fromConfig(o, ctx) {
-    return { storage: new GDriveStorage({ folderId: o.folderid, email: o.email, privateKey: o.privatekey, log: ctx.log }), key: o.filename };
+    return {
+      storage: new GDriveStorage({ folderId: o.folderid, email: o.email, privateKey: o.privatekey, log: ctx.log }),
+      key: o.filename,
+    };
   },
   fromUrl(url, ctx, extra) {
     const folderId = decodeURIComponent(url.host);

@@ -19,7 +19,11 @@ let drive: GDriveServer;
 let dropbox: DropboxServer;
 const saved: Record<string, string | undefined> = {};
 beforeAll(async () => {
-  drive = await startGDriveServer({ accounts: { [EMAIL]: publicKey.export({ type: 'spki', format: 'pem' }).toString() }, folders: [FOLDER], maxPageSize: 2 });
+  drive = await startGDriveServer({
+    accounts: { [EMAIL]: publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+    folders: [FOLDER],
+    maxPageSize: 2,
+  });
   dropbox = await startDropboxServer({ ...APP, pageSize: 2 });
   for (const k of ['ONEDUMP_GDRIVE_BASE_URL', 'ONEDUMP_DROPBOX_BASE_URL']) saved[k] = process.env[k];
   process.env.ONEDUMP_GDRIVE_BASE_URL = drive.url;
@@ -42,7 +46,7 @@ function fakeDumper(size: number): Dumper & { sha256?: string; runs: number } {
     async dump(out: Writable) {
       d.runs++;
       const h = createHash('sha256');
-      for (let sent = 0; sent < size; ) {
+      for (let sent = 0; sent < size;) {
         const b = randomBytes(Math.min(256 * 1024, size - sent));
         h.update(b);
         sent += b.length;
@@ -68,7 +72,15 @@ describe('dump jobs to Google Drive and Dropbox', () => {
       dbdsn: 'root:pw@tcp(127.0.0.1:3306)/app',
       unique: true,
       storage: {
-        gdrive: [{ filename: 'app.sql', folderid: FOLDER, email: EMAIL, privatekey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), keep: 3 }],
+        gdrive: [
+          {
+            filename: 'app.sql',
+            folderid: FOLDER,
+            email: EMAIL,
+            privatekey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+            keep: 3,
+          },
+        ],
         dropbox: [{ path: '/db/app.sql', refreshtoken: APP.refreshToken, clientid: APP.clientId, clientsecret: APP.clientSecret, keep: 3 }],
       },
     });
@@ -93,9 +105,17 @@ describe('dump jobs to Google Drive and Dropbox', () => {
     }
     expect(dumper.runs).toBe(5);
     const newest = stamps.slice(2);
-    expect(drive.filesIn(FOLDER).map((f) => f.name).sort()).toEqual(['20200101000000-app.sql.bak', 'app.sql', 'other-app.sql', ...newest].sort());
-    expect(dropbox.filesUnder('/db/').map((f) => f.pathDisplay).sort()).toEqual(
-      ['/db/nested/20200101000000-app.sql', '/db/other-app.sql', ...newest.map((n) => `/db/${n}`)].sort(),
-    );
+    expect(
+      drive
+        .filesIn(FOLDER)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['20200101000000-app.sql.bak', 'app.sql', 'other-app.sql', ...newest].sort());
+    expect(
+      dropbox
+        .filesUnder('/db/')
+        .map((f) => f.pathDisplay)
+        .sort(),
+    ).toEqual(['/db/nested/20200101000000-app.sql', '/db/other-app.sql', ...newest.map((n) => `/db/${n}`)].sort());
   });
 });

@@ -6,7 +6,8 @@ import { startDropboxServer, dropboxContentHash as serverHash, type DropboxServe
 import { storageContract, readAll, sha256, piecewise, failingAfter } from './contract.js';
 import { storageConformance } from './conformance.js';
 import { withRetries } from '../../src/storage/retrying.js';
-import { PermanentError } from '../../src/util/errors.js';
+import { PermanentError, errorMessage } from '../../src/util/errors.js';
+import { redactText } from '../../src/util/redact.js';
 
 const APP = { clientId: 'app-key-1234', clientSecret: 'app-secret-5678', refreshToken: 'refresh-token-abcdefgh' };
 const CHUNK = 1024 * 1024 + 17; // deliberately not a block multiple
@@ -63,7 +64,7 @@ describe('dropbox', () => {
     expect(f[0]!.contentHash).toBe(serverHash(data));
   });
 
-  it('a 200 MB stream with the connection cut twice arrives byte-identical, resumed at Dropbox\'s offset', async () => {
+  it("a 200 MB stream with the connection cut twice arrives byte-identical, resumed at Dropbox's offset", async () => {
     const s = box({ chunkSize: 8 * 1024 * 1024 });
     const size = 200 * 1024 * 1024;
     const hash = createHash('sha256');
@@ -98,7 +99,11 @@ describe('dropbox', () => {
     expect(mine[cutMid + 1]).toMatchObject({ endpoint: 'append_v2', offset: mine[cutMid]!.offset, result: 'ok' });
     // After commit: resent at the old offset, told the correct one, and went on from there.
     const lost = mine[cutCommit]!;
-    expect(mine[cutCommit + 1]).toMatchObject({ offset: lost.offset, result: 'incorrect_offset', correctOffset: lost.offset! + lost.length });
+    expect(mine[cutCommit + 1]).toMatchObject({
+      offset: lost.offset,
+      result: 'incorrect_offset',
+      correctOffset: lost.offset! + lost.length,
+    });
     expect(mine[cutCommit + 2]).toMatchObject({ offset: lost.offset! + lost.length, result: 'ok' });
     // Offsets of successful appends are contiguous and every request is at most 8 MiB.
     let at = 0;
@@ -161,15 +166,33 @@ describe('dropbox', () => {
       const err = (await s.put('creds.bin', piecewise(Buffer.from('x'))).catch((e: unknown) => e)) as Error;
       expect(Date.now() - t0).toBeLessThan(1500);
       expect(err).toBeInstanceOf(PermanentError);
-      expect(err.message).toMatch(/^Dropbox: the (refresh token|app key or secret \(clientid, clientsecret\)) was refused \((invalid_grant|invalid_client)\) while starting an upload to dropbox:\/\/\/backups\/creds\.bin; check clientid and clientsecret, and create a new refresh token/);
+      expect(err.message).toMatch(
+        /^Dropbox: the (refresh token|app key or secret \(clientid, clientsecret\)) was refused \((invalid_grant|invalid_client)\) while starting an upload to dropbox:\/\/\/backups\/creds\.bin; check clientid and clientsecret, and create a new refresh token/,
+      );
       for (const secret of [...Object.values(bad), APP.clientSecret, APP.refreshToken]) expect(err.message).not.toContain(secret);
     }
     expect(server.filesUnder('/backups/creds.bin')).toEqual([]);
   });
 
-  it('builds from config (the Go tool\'s keys) and from a dropbox:/// URL with credentials from the environment', async () => {
+  it('never shows the refresh token or app secret the SDK puts in the token URL', async () => {
+    const url = `https://api.dropboxapi.com/oauth2/token?grant_type=refresh_token&refresh_token=${APP.refreshToken}&client_id=${APP.clientId}&client_secret=${APP.clientSecret}`;
+    const shown = redactText(`request to ${url} failed`);
+    expect(shown).not.toContain(APP.refreshToken);
+    expect(shown).not.toContain(APP.clientSecret);
+    // A token endpoint that is down: the error names the backend and destination, and carries no secret.
+    const s = box({ baseUrl: 'http://127.0.0.1:9/', retry: { attempts: 1 } });
+    const err = await s.stat('x.sql').catch((e: unknown) => e);
+    const msg = errorMessage(err);
+    expect(msg).toMatch(/^Dropbox: looking up dropbox:\/\/\/backups\/x\.sql failed: /);
+    for (const secret of [APP.refreshToken, APP.clientSecret]) expect(msg).not.toContain(secret);
+  });
+
+  it("builds from config (the Go tool's keys) and from a dropbox:/// URL with credentials from the environment", async () => {
     const log = { warn() {}, info() {} } as never;
-    const t = dropboxBackend.fromConfig({ path: '/backups/app.sql', refreshtoken: APP.refreshToken, clientid: APP.clientId, clientsecret: APP.clientSecret }, { log });
+    const t = dropboxBackend.fromConfig(
+      { path: '/backups/app.sql', refreshtoken: APP.refreshToken, clientid: APP.clientId, clientsecret: APP.clientSecret },
+      { log },
+    );
     expect(t.key).toBe('app.sql');
     expect(t.storage.describe(t.key)).toBe('dropbox:///backups/app.sql');
     const saved = { ...process.env };

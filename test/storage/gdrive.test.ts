@@ -113,7 +113,9 @@ describe('gdrive', () => {
     // Cut every upload request from the second chunk on.
     const offsets = Array.from({ length: 10 }, (_, i) => CHUNK + 1000 + i);
     server.cutUploadAt(...offsets);
-    await expect(s.put('never.bin', piecewise(randomBytes(CHUNK * 4)))).rejects.toThrow(/Google Drive: uploading gdrive:\/\/.*never\.bin failed after retries/);
+    await expect(s.put('never.bin', piecewise(randomBytes(CHUNK * 4)))).rejects.toThrow(
+      /Google Drive: uploading gdrive:\/\/.*never\.bin failed after retries/,
+    );
     server.cutUploadAt(); // no-op; clear the rest below
     (server as unknown as { cuts: number[] }).cuts.length = 0;
     expect(server.filesIn(FOLDER).filter((f) => f.name.startsWith('never.bin'))).toEqual([]);
@@ -137,12 +139,17 @@ describe('gdrive', () => {
     const s = drive({ folderId: 'no-such-folder', retry: { attempts: 8, initialMs: 2000, maxMs: 8000 } });
     const err = (await s.put('x.bin', piecewise(Buffer.from('x'))).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toMatch(/^Google Drive: folder no-such-folder was not found .*gdrive:\/\/no-such-folder\/x\.bin; check folderid and share the folder with backup@/);
+    expect(err.message).toMatch(
+      /^Google Drive: folder no-such-folder was not found .*gdrive:\/\/no-such-folder\/x\.bin; check folderid and share the folder with backup@/,
+    );
   });
 
   it('builds from config (keys of the Go tool, PEM with literal \\n) and from a gdrive:// URL with GOOGLE_APPLICATION_CREDENTIALS', async () => {
     const log = { warn() {}, info() {} } as never;
-    const t = gdriveBackend.fromConfig({ filename: 'app.sql', folderid: FOLDER, email: EMAIL, privatekey: PRIV.replace(/\n/g, '\\n') }, { log });
+    const t = gdriveBackend.fromConfig(
+      { filename: 'app.sql', folderid: FOLDER, email: EMAIL, privatekey: PRIV.replace(/\n/g, '\\n') },
+      { log },
+    );
     expect(t.key).toBe('app.sql');
     expect(t.storage.describe(t.key)).toBe(`gdrive://${FOLDER}/app.sql`);
     const { mkdtempSync, writeFileSync } = await import('node:fs');
@@ -161,7 +168,10 @@ describe('gdrive', () => {
       delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
       expect(() => gdriveBackend.fromUrl(new URL(`gdrive://${FOLDER}/x`), { log })).toThrow(/set GOOGLE_APPLICATION_CREDENTIALS/);
     } finally {
-      for (const [k, v] of [['GOOGLE_APPLICATION_CREDENTIALS', saved.c], ['ONEDUMP_GDRIVE_BASE_URL', saved.b]] as const) {
+      for (const [k, v] of [
+        ['GOOGLE_APPLICATION_CREDENTIALS', saved.c],
+        ['ONEDUMP_GDRIVE_BASE_URL', saved.b],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
