@@ -58,7 +58,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // autoDestroy runs this after a clean finish too: branches already ended must drain to their consumers.
+    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 
