@@ -54,7 +54,7 @@ export async function runDaemonCommand(flags: DaemonFlags): Promise<number> {
     reloading = reloading.then(async () => {
       log.info(`received SIGHUP: reloading ${path}`);
       try {
-        daemon.reload(await loadConfigFor(path));
+        await daemon.reload(() => loadConfigFor(path));
         log.info('configuration reloaded');
       } catch (err) {
         log.error(`the reloaded configuration is invalid, keeping the previous one: ${errorMessage(err)}`);

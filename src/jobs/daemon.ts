@@ -115,11 +115,13 @@ export class Daemon {
    * Switches to a new config: it is validated first and, if anything is wrong, the old one stays (the error says why).
    * Unchanged schedules keep their timing; running jobs finish under the config they started with.
    */
-  reload(next: LoadedConfig): void {
+  async reload(load: () => Promise<LoadedConfig>): Promise<void> {
     const at = new Date().toISOString();
     let schedules: Map<string, Schedule>;
+    let next: LoadedConfig;
     try {
       if (this.stopping) throw new UsageError('the daemon is shutting down');
+      next = await load();
       schedules = this.validate(next);
     } catch (err) {
       this.lastReload = { at, ok: false, error: errorMessage(err) };
