@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI_ENTRY = join(ROOT, 'src', 'cli', 'main.ts');
+export const CLI_ENTRY = join(ROOT, 'src', 'cli', 'onedump.ts');
 
 export interface CliResult {
   code: number | null;

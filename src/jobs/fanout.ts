@@ -64,8 +64,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // autoDestroy runs this after a clean finish too: branches already ended must drain to their consumers.
-    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
+    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 

@@ -70,6 +70,8 @@ export async function runPipeline(
   });
   const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [createGzip({ level: opts.gzipLevel ?? 6 })] : [];
   const flow = pipeline([source, ...stages, meter, fanout] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+  // When the flow dies (every destination failed), stop the source at once: it may be waiting for a drain that never comes.
+  flow.catch((err: unknown) => inner.abort(err));
   const dumping = (async () => {
     try {
       const info = await produce(source, inner.signal);
