@@ -45,11 +45,19 @@ export function startDaemon(args: string[], opts: { env?: NodeJS.ProcessEnv } = 
       }
     }
   });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const deadline = async <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
     let t: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for ${what}; daemon stderr:\n${raw.slice(-4000)}`)), ms)))]);
+      return await Promise.race([
+        p,
+        new Promise<T>(
+          (_, rej) =>
+            (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for ${what}; daemon stderr:\n${raw.slice(-4000)}`)), ms)),
+        ),
+      ]);
     } finally {
       clearTimeout(t);
     }
@@ -64,7 +72,8 @@ export function startDaemon(args: string[], opts: { env?: NodeJS.ProcessEnv } = 
           for (;;) {
             const hit = logs.find((l) => re.test(l.msg));
             if (hit) return hit;
-            if (child.exitCode !== null) throw new Error(`the daemon exited (${child.exitCode}) before logging ${re}:\n${raw.slice(-4000)}`);
+            if (child.exitCode !== null)
+              throw new Error(`the daemon exited (${child.exitCode}) before logging ${re}:\n${raw.slice(-4000)}`);
             await new Promise((r) => setTimeout(r, 50));
           }
         })(),

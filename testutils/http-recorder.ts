@@ -70,7 +70,9 @@ export async function startHttpRecorder(): Promise<HttpRecorder> {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(delivered())) {
         if (Date.now() > deadline) {
-          throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received: ${JSON.stringify(requests.map((r) => [r.path, r.status, r.json?.text ?? r.json?.type]))}`);
+          throw new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; received: ${JSON.stringify(requests.map((r) => [r.path, r.status, r.json?.text ?? r.json?.type]))}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 100));
       }

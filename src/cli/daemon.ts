@@ -31,7 +31,8 @@ export async function runDaemonCommand(flags: DaemonFlags): Promise<number> {
   let healthPort: number | undefined;
   if (flags.healthPort !== undefined) {
     healthPort = Number(flags.healthPort);
-    if (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535) throw new UsageError(`--health-port "${flags.healthPort}" is not a port number (0-65535).`);
+    if (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)
+      throw new UsageError(`--health-port "${flags.healthPort}" is not a port number (0-65535).`);
   }
   const path = configPath(flags) as string;
   const loaded = await loadConfigFor(path);
@@ -40,14 +41,19 @@ export async function runDaemonCommand(flags: DaemonFlags): Promise<number> {
 
   if (flags.dryRun) {
     const names = selectJobs(loaded, flags.job).map((j) => j.name);
-    const plan = [...jobSchedules(loaded.config, names, flags.cron)].map(([job, s]) => ({ job, schedule: s.text, runs: describeSchedule(s) }));
+    const plan = [...jobSchedules(loaded.config, names, flags.cron)].map(([job, s]) => ({
+      job,
+      schedule: s.text,
+      runs: describeSchedule(s),
+    }));
     if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, jobs: plan }, null, 2) + '\n');
     else for (const p of plan) process.stdout.write(`job "${p.job}": ${p.runs}\n`);
     return 0;
   }
 
   const health = healthPort !== undefined ? await startHealthServer(daemon, healthPort, flags.healthHost) : undefined;
-  if (health) log.info({ port: health.port }, `health endpoints on http://${flags.healthHost ?? '127.0.0.1'}:${health.port}/healthz and /metrics`);
+  if (health)
+    log.info({ port: health.port }, `health endpoints on http://${flags.healthHost ?? '127.0.0.1'}:${health.port}/healthz and /metrics`);
 
   let reloading = Promise.resolve();
   const onHup = () => {

@@ -89,7 +89,11 @@ export class Daemon {
   /** Everything that must hold before a config is used: jobs exist, have schedules, and can be built. */
   private validate(loaded: LoadedConfig): Map<string, Schedule> {
     const jobs = selectJobs(loaded, this.opts.jobNames);
-    const schedules = jobSchedules(loaded.config, jobs.map((j) => j.name), this.opts.cronOverride);
+    const schedules = jobSchedules(
+      loaded.config,
+      jobs.map((j) => j.name),
+      this.opts.cronOverride,
+    );
     prepareJobs(loaded, jobs, this.opts.log);
     return schedules;
   }
@@ -103,7 +107,10 @@ export class Daemon {
     }
     for (const [job, schedule] of schedules) {
       const next = this.scheduler.nextRun(job);
-      this.opts.log.info({ job, schedule: schedule.text }, `job "${job}" scheduled ${describeSchedule(schedule)}; next run ${next ? next.toISOString() : 'unknown'}`);
+      this.opts.log.info(
+        { job, schedule: schedule.text },
+        `job "${job}" scheduled ${describeSchedule(schedule)}; next run ${next ? next.toISOString() : 'unknown'}`,
+      );
     }
   }
 

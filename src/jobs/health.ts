@@ -7,7 +7,11 @@ import { UsageError } from '../util/errors.js';
  * The daemon's health endpoints: GET /healthz (JSON: per job the last run, next run and counters; 503 while
  * stopping) and GET /metrics (Prometheus text format).
  */
-export async function startHealthServer(daemon: Daemon, port: number, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
+export async function startHealthServer(
+  daemon: Daemon,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ port: number; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -6,13 +6,13 @@ import { UsageError } from '../util/errors.js';
 
 /** When a job runs: a cron expression (5 or 6 fields, in a time zone) or a fixed interval. */
 export type Schedule =
-  | { kind: 'cron'; text: string; expression: string; timezone?: string }
-  | { kind: 'interval'; text: string; everyMs: number };
+  { kind: 'cron'; text: string; expression: string; timezone?: string } | { kind: 'interval'; text: string; everyMs: number };
 
 export function parseSchedule(text: string, timezone?: string): Schedule {
   const everyMs = parseDuration(text);
   if (everyMs !== undefined) return { kind: 'interval', text, everyMs };
-  if (!cron.validate(text)) throw new UsageError(`schedule "${text}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h.`);
+  if (!cron.validate(text))
+    throw new UsageError(`schedule "${text}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h.`);
   return { kind: 'cron', text, expression: text, timezone };
 }
 
@@ -91,7 +91,11 @@ export class Scheduler {
         error: (m: string | Error) => this.log.error(`job "${job}": scheduler error: ${m instanceof Error ? m.message : m}`),
         debug: (m: string | Error) => this.log.debug(`node-cron: ${m instanceof Error ? m.message : m}`),
       };
-      entry.task = cron.createTask(schedule.expression, () => this.onTick(job), { timezone: schedule.timezone, name: job, logger: cronLog });
+      entry.task = cron.createTask(schedule.expression, () => this.onTick(job), {
+        timezone: schedule.timezone,
+        name: job,
+        logger: cronLog,
+      });
       void entry.task.start();
     }
   }

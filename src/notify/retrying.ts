@@ -13,7 +13,8 @@ export function retrying(inner: Notifier, log: Logger, policy: Partial<RetryPoli
     notify: (event: JobEvent) =>
       retry(() => inner.notify(event), {
         policy,
-        onRetry: (err, attempt, delay) => log.warn(`the ${inner.kind} notifier failed (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
+        onRetry: (err, attempt, delay) =>
+          log.warn(`the ${inner.kind} notifier failed (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
       }),
   };
 }

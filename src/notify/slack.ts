@@ -10,7 +10,11 @@ import type { NotifierBackend } from './backend.js';
 import type { JobEvent, JobResult, Notifier } from './types.js';
 
 const slackOptions = z.strictObject({
-  incomingwebhook: secret({ description: 'Slack incoming webhook URL.', example: 'https://hooks.slack.com/services/T000/B000/XXXX', go: true }),
+  incomingwebhook: secret({
+    description: 'Slack incoming webhook URL.',
+    example: 'https://hooks.slack.com/services/T000/B000/XXXX',
+    go: true,
+  }),
   ...eventSwitches,
 });
 export type SlackOptions = z.infer<typeof slackOptions>;
@@ -29,7 +33,12 @@ const code = (s: string) => `\`\`\`${clip(esc(s).replace(/```/g, "'''"))}\`\`\``
 function destinationLines(r: JobResult): string {
   if (!r.destinations.length) return '_none_';
   return clip(
-    r.destinations.map((d) => `${d.ok ? ':white_check_mark:' : ':x:'} \`${esc(d.name)}\` ${esc(d.location)}${d.ok ? '' : ` — ${esc(d.error ?? 'failed')}`}`).join('\n'),
+    r.destinations
+      .map(
+        (d) =>
+          `${d.ok ? ':white_check_mark:' : ':x:'} \`${esc(d.name)}\` ${esc(d.location)}${d.ok ? '' : ` — ${esc(d.error ?? 'failed')}`}`,
+      )
+      .join('\n'),
     2900,
   );
 }
@@ -44,7 +53,10 @@ export function slackMessage(event: JobEvent): SlackMessage | undefined {
     case 'start':
       return {
         text: `Backup job "${event.job}" started`,
-        blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:hourglass_flowing_sand: Backup job *${esc(event.job)}* started` } }, context(`onedump · ${event.at}`)],
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text: `:hourglass_flowing_sand: Backup job *${esc(event.job)}* started` } },
+          context(`onedump · ${event.at}`),
+        ],
       };
     case 'success': {
       const r = event.result;

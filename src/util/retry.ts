@@ -35,7 +35,9 @@ export interface RetryOptions {
 }
 
 /** A job's `retry:` section as a policy (durations such as 1s or 30s). */
-export function policyFromConfig(cfg: { attempts?: number; initial?: string | number; max?: string | number } | undefined): Partial<RetryPolicy> {
+export function policyFromConfig(
+  cfg: { attempts?: number; initial?: string | number; max?: string | number } | undefined,
+): Partial<RetryPolicy> {
   if (!cfg) return {};
   const out: Partial<RetryPolicy> = {};
   if (cfg.attempts !== undefined) out.attempts = cfg.attempts;

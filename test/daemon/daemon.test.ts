@@ -15,7 +15,9 @@ let daemon: DaemonProcess | undefined;
 
 beforeAll(async () => {
   const c = await db.connect();
-  await c.query(`CREATE DATABASE ${DB}; CREATE TABLE ${DB}.items (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO ${DB}.items VALUES (1, 'alpha'), (2, 'beta');`);
+  await c.query(
+    `CREATE DATABASE ${DB}; CREATE TABLE ${DB}.items (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO ${DB}.items VALUES (1, 'alpha'), (2, 'beta');`,
+  );
   await c.end();
   rec = await startHttpRecorder();
 });
@@ -72,7 +74,9 @@ jobs:
     rec.failNext(1, 500, hookPath);
     daemon = startDaemon(['--daemon', '-c', config, '--health-port', String(healthPort)]);
     await rec.waitFor(
-      () => slackTexts(hookPath).filter((t) => t.startsWith('Backup job "good" succeeded')).length >= 3 && slackTexts(hookPath).filter((t) => t.startsWith('Backup job "broken" FAILED')).length >= 2,
+      () =>
+        slackTexts(hookPath).filter((t) => t.startsWith('Backup job "good" succeeded')).length >= 3 &&
+        slackTexts(hookPath).filter((t) => t.startsWith('Backup job "broken" FAILED')).length >= 2,
       40_000,
       'three successes of "good" and two failures of "broken" on Slack',
     );
@@ -124,7 +128,9 @@ jobs:
     expect(metric(metrics, 'onedump_job_runs_total', 'broken')).toBe(metric(metrics, 'onedump_job_failures_total', 'broken'));
     expect(metric(metrics, 'onedump_job_bytes_total', 'good')).toBeGreaterThanOrEqual(good.runs * good.lastRun.bytes);
     expect(metric(metrics, 'onedump_job_bytes_total', 'broken')).toBe(0);
-    expect(metric(metrics, 'onedump_job_last_success_timestamp_seconds', 'good')! * 1000).toBeGreaterThanOrEqual(Date.parse(good.lastSuccessAt) - 1);
+    expect(metric(metrics, 'onedump_job_last_success_timestamp_seconds', 'good')! * 1000).toBeGreaterThanOrEqual(
+      Date.parse(good.lastSuccessAt) - 1,
+    );
     expect(metric(metrics, 'onedump_job_last_success_timestamp_seconds', 'broken')).toBeUndefined();
     expect(metric(metrics, 'onedump_job_duration_seconds_count', 'good')).toBeGreaterThanOrEqual(good.runs);
     expect(metrics).toMatch(/^# TYPE onedump_job_duration_seconds histogram$/m);
@@ -140,7 +146,9 @@ jobs:
     const after = await (await fetch(`http://127.0.0.1:${healthPort}/healthz`)).json();
     expect(after.lastReload).toMatchObject({ ok: false });
     expect(after.jobs.map((j: { schedule: string }) => j.schedule)).toEqual(['2s', '*/2 * * * * *']);
-    expect(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text()).toMatch(/^onedump_config_reloads_total\{result="error"\} 1$/m);
+    expect(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text()).toMatch(
+      /^onedump_config_reloads_total\{result="error"\} 1$/m,
+    );
 
     daemon.signal('SIGTERM');
     expect(await daemon.exited(20_000)).toEqual({ code: 0, signal: null });
@@ -150,7 +158,8 @@ jobs:
   it('a good SIGHUP reload takes effect: a new job is added and runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
     const bin = fakeDumpBinary('echo "-- one"', dir);
-    const job = (name: string) => `  - name: ${name}\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/${name}.sql }] }\n`;
+    const job = (name: string) =>
+      `  - name: ${name}\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/${name}.sql }] }\n`;
     const config = join(dir, 'jobs.yml');
     writeFileSync(config, `schedule: 1h\njobs:\n${job('first')}`);
     daemon = startDaemon(['--daemon', '-c', config]);
@@ -169,11 +178,17 @@ jobs:
   it('refuses a bad config before starting (exit 2) and a job without schedule', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
     const config = join(dir, 'jobs.yml');
-    writeFileSync(config, `schedule: "61 * * * *"\njobs:\n  - name: a\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/a.sql }] }\n`);
+    writeFileSync(
+      config,
+      `schedule: "61 * * * *"\njobs:\n  - name: a\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/a.sql }] }\n`,
+    );
     daemon = startDaemon(['--daemon', '-c', config]);
     expect((await daemon.exited()).code).toBe(2);
     expect(daemon.stderr()).toMatch(/schedule: "61 \* \* \* \*" is neither a cron expression/);
-    writeFileSync(config, `jobs:\n  - name: a\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/a.sql }] }\n`);
+    writeFileSync(
+      config,
+      `jobs:\n  - name: a\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/a.sql }] }\n`,
+    );
     daemon = startDaemon(['--daemon', '-c', config]);
     expect((await daemon.exited()).code).toBe(2);
     expect(daemon.stderr()).toMatch(/job "a" has no schedule: set schedule: at the top level or on the job/);

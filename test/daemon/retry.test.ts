@@ -84,7 +84,11 @@ describe('retries with the default policy', () => {
   it('a per-job retry: section bounds the attempts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-retry-'));
     const closed = await startTcpProxy(db.host, db.port, { refusing: true });
-    const loaded = parseConfigText(`jobs:\n${job('bounded', closed.port, dir, '    retry: { attempts: 3, initial: 100ms, max: 200ms }\n')}`, 'test.yml', {});
+    const loaded = parseConfigText(
+      `jobs:\n${job('bounded', closed.port, dir, '    retry: { attempts: 3, initial: 100ms, max: 200ms }\n')}`,
+      'test.yml',
+      {},
+    );
     const { log, lines } = capturingLogger();
     const summary = await runJobs(loaded, { log, notifiers: [] });
     expect(summary.results[0]!.ok).toBe(false);

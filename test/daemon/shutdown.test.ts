@@ -86,7 +86,9 @@ describe('daemon shutdown', () => {
     expect(readdirSync(s.out)).toEqual([]);
     expect(credFiles(s.tmp)).toEqual([]);
     const failure = rec.delivered(s.slack).map((r) => r.json.text);
-    expect(failure).toEqual([expect.stringMatching(/^Backup job "slow" FAILED: the daemon is shutting down: the shutdown timeout \(1.0s\) passed/)]);
+    expect(failure).toEqual([
+      expect.stringMatching(/^Backup job "slow" FAILED: the daemon is shutting down: the shutdown timeout \(1.0s\) passed/),
+    ]);
   }, 60_000);
 
   it('a second signal aborts at once', async () => {
@@ -106,7 +108,10 @@ describe('daemon shutdown', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-overlap-'));
     const bin = fakeDumpBinary('echo "-- x"\nexec sleep 3', dir);
     const config = join(dir, 'jobs.yml');
-    writeFileSync(config, `jobs:\n  - name: lap\n    schedule: "* * * * * *"\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/lap.sql }] }\n`);
+    writeFileSync(
+      config,
+      `jobs:\n  - name: lap\n    schedule: "* * * * * *"\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/lap.sql }] }\n`,
+    );
     daemon = startDaemon(['--daemon', '-c', config], { env: { TMPDIR: dir } });
     await daemon.waitForLog(/job "lap" started/);
     await daemon.waitForLog(/job "lap" is still running from its previous start: this run is skipped/, 10_000);

@@ -86,7 +86,10 @@ describe('slack notifier', () => {
   });
 
   it('honours onstart / onsuccess / onfailure', async () => {
-    const [slack] = createNotifiers(config(`  slack:\n    - { incomingwebhook: "${rec.url}/s", onstart: true, onsuccess: false }`), silentLogger);
+    const [slack] = createNotifiers(
+      config(`  slack:\n    - { incomingwebhook: "${rec.url}/s", onstart: true, onsuccess: false }`),
+      silentLogger,
+    );
     for (const e of events) await slack!.notify(e);
     expect(rec.delivered().map((r) => r.json.text)).toEqual([
       'Backup job "app" started',
@@ -108,7 +111,10 @@ describe('slack notifier', () => {
 
 describe('webhook notifier', () => {
   it('POSTs each event as JSON with the configured headers', async () => {
-    const [hook] = createNotifiers(config(`  webhook:\n    - { url: "${rec.url}/hook", headers: { X-Api-Key: k3y-value-123 }, onstart: true }`), silentLogger);
+    const [hook] = createNotifiers(
+      config(`  webhook:\n    - { url: "${rec.url}/hook", headers: { X-Api-Key: k3y-value-123 }, onstart: true }`),
+      silentLogger,
+    );
     for (const e of events) await hook!.notify(e);
     const got = rec.delivered();
     expect(got.map((r) => r.json.type)).toEqual(['start', 'success', 'failure', 'summary']);
@@ -135,7 +141,11 @@ describe('notifications from real job runs', () => {
       dir,
     );
     const loaded = parseConfigText(
-      jobsYaml(dir, bin, `  slack:\n    - incomingwebhook: ${rec.url}/slack\n  webhook:\n    - { url: "${rec.url}/hook", headers: { X-Api-Key: ${API_KEY} } }`),
+      jobsYaml(
+        dir,
+        bin,
+        `  slack:\n    - incomingwebhook: ${rec.url}/slack\n  webhook:\n    - { url: "${rec.url}/hook", headers: { X-Api-Key: ${API_KEY} } }`,
+      ),
       'test.yml',
       {},
     );

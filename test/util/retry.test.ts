@@ -16,22 +16,48 @@ describe('isTransient', () => {
     ['AWS 500 metadata', err('We encountered an internal error', { $metadata: { httpStatusCode: 500 } })],
     ['MySQL gone away', err('MySQL server has gone away')],
     ['mysql2 errno 2013', err('Lost connection', { errno: 2013 })],
-    ['mysqldump 2003', err("mysqldump exited with code 2: mysqldump: Got error: 2003: Can't connect to MySQL server on '127.0.0.1:1' (111) when trying to connect")],
-    ['mariadb-dump 2002', err('mysqldump exited with code 2: mysqldump: Got error: 2002: "Can\'t connect to server on \'127.0.0.1\' (115)" when trying to connect')],
+    [
+      'mysqldump 2003',
+      err(
+        "mysqldump exited with code 2: mysqldump: Got error: 2003: Can't connect to MySQL server on '127.0.0.1:1' (111) when trying to connect",
+      ),
+    ],
+    [
+      'mariadb-dump 2002',
+      err(
+        "mysqldump exited with code 2: mysqldump: Got error: 2002: \"Can't connect to server on '127.0.0.1' (115)\" when trying to connect",
+      ),
+    ],
     ['mysqldump unknown host', err("mysqldump: Got error: 2005: Unknown server host 'db.internal' (-3) when trying to connect")],
-    ['pg_dump refused', err('pg_dump exited with code 1: pg_dump: error: connection to server at "127.0.0.1", port 1 failed: Connection refused')],
+    [
+      'pg_dump refused',
+      err('pg_dump exited with code 1: pg_dump: error: connection to server at "127.0.0.1", port 1 failed: Connection refused'),
+    ],
     ['pg_dump starting up', err('pg_dump: error: connection to server failed: FATAL:  the database system is starting up')],
     ['pg DNS', err('pg_dump: error: could not translate host name "db" to address: Temporary failure in name resolution')],
     ['wrapped cause', new Error('upload failed', { cause: err('socket hang up') })],
-    ['slack request error', Object.assign(new Error('A request error occurred'), { original: err('fetch failed', { cause: { code: 'ECONNREFUSED' } }) })],
+    [
+      'slack request error',
+      Object.assign(new Error('A request error occurred'), { original: err('fetch failed', { cause: { code: 'ECONNREFUSED' } }) }),
+    ],
   ])('%s is transient', (_name, e) => {
     expect(isTransient(e)).toBe(true);
   });
 
   it.each([
-    ['mysqldump access denied', err("mysqldump exited with code 2: mysqldump: Got error: 1045: \"Access denied for user 'root'@'localhost' (using password: YES)\" when trying to connect")],
-    ['mysqldump unknown database', err("mysqldump: Got error: 1049: \"Unknown database 'nope'\" when selecting the database")],
-    ['pg_dump auth', err('pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"')],
+    [
+      'mysqldump access denied',
+      err(
+        "mysqldump exited with code 2: mysqldump: Got error: 1045: \"Access denied for user 'root'@'localhost' (using password: YES)\" when trying to connect",
+      ),
+    ],
+    ['mysqldump unknown database', err('mysqldump: Got error: 1049: "Unknown database \'nope\'" when selecting the database')],
+    [
+      'pg_dump auth',
+      err(
+        'pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"',
+      ),
+    ],
     ['pg_dump no database', err('pg_dump: error: connection to server failed: FATAL:  database "nope" does not exist')],
     ['HTTP 404', new NotifyHttpError('Slack', 404, 'no_service')],
     ['HTTP 403', err('Forbidden', { $metadata: { httpStatusCode: 403 } })],
@@ -61,7 +87,7 @@ describe('retry', () => {
     expect(DEFAULT_RETRY.maxMs).toBe(8_000);
   });
 
-  it('reads a job\'s retry: section', () => {
+  it("reads a job's retry: section", () => {
     expect(policyFromConfig({ attempts: 3, initial: '1s', max: '30s' })).toEqual({ attempts: 3, initialMs: 1000, maxMs: 30_000 });
     expect(resolvePolicy({ initialMs: 60_000, maxMs: 5_000 })).toEqual({ attempts: 12, initialMs: 5_000, maxMs: 5_000 });
   });
