@@ -175,6 +175,22 @@ jobs:
     expect((await daemon.exited()).code).toBe(0);
   });
 
+  it("the Go tool's form -f FILE -c 2s runs every job at that interval, whatever the file's schedules", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
+    const bin = fakeDumpBinary('echo "-- go form"', dir);
+    const config = join(dir, 'jobs.yml');
+    writeFileSync(
+      config,
+      `jobs:\n  - name: gojob\n    schedule: "0 3 * * *"\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    unique: true\n    storage: { local: [{ path: ${dir}/out/go.sql }] }\n`,
+    );
+    daemon = startDaemon(['-f', config, '-c', '2s']);
+    await daemon.waitForLog(/job "gojob" scheduled every 2.0s/);
+    await daemon.waitForLog(/job "gojob" run 2 finished/, 15_000);
+    expect(readdirSync(join(dir, 'out')).length).toBeGreaterThanOrEqual(2);
+    daemon.signal('SIGTERM');
+    expect((await daemon.exited()).code).toBe(0);
+  });
+
   it('refuses a bad config before starting (exit 2) and a job without schedule', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
     const config = join(dir, 'jobs.yml');
