@@ -8,6 +8,9 @@ import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
 import { startTcpProxy, type TcpProxy } from '../../testutils/tcp-proxy.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { runJobs } from '../../src/jobs/runner.js';
+import { startDaemon } from '../../testutils/daemon-process.js';
+import { freePort } from '../../testutils/ports.js';
+import { writeFileSync } from 'node:fs';
 
 const db = sharedMariaDB();
 const DB = uniqueName('retry');
@@ -96,4 +99,38 @@ describe('retries with the default policy', () => {
     expect(lines.filter((l) => /transient fault/.test(l.msg))).toHaveLength(2);
     await closed.close();
   });
+});
+
+describe('retries in the daemon', () => {
+  it('a database down for 10 s: the scheduled run recovers on retry, and /healthz and /metrics say so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-retry-'));
+    const down = await startTcpProxy(db.host, db.port, { refusing: true });
+    const config = join(dir, 'jobs.yml');
+    writeFileSync(config, `jobs:\n${job('nightly', down.port, dir, '    schedule: 1h\n')}`);
+    const healthPort = await freePort();
+    const daemon = startDaemon(['--daemon', '-c', config, '--health-port', String(healthPort)]);
+    try {
+      await daemon.waitForLog(/job "nightly" started/);
+      await daemon.waitForLog(/failed with a transient fault/);
+      await new Promise((r) => setTimeout(r, 10_000));
+      await down.accept();
+      const recoveredAt = Date.now();
+      await daemon.waitForLog(/job "nightly" run 1 finished/, 30_000);
+      expect(Date.now() - recoveredAt).toBeLessThan(30_000);
+      const health = await (await fetch(`http://127.0.0.1:${healthPort}/healthz`)).json();
+      expect(health.jobs[0]).toMatchObject({ job: 'nightly', runs: 1, failures: 0, lastRun: { ok: true } });
+      expect(Date.parse(health.jobs[0].lastRun.finishedAt)).toBeGreaterThanOrEqual(recoveredAt);
+      const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+      expect(metrics).toMatch(/^onedump_job_runs_total\{job="nightly"\} 1$/m);
+      expect(metrics).toMatch(/^onedump_job_failures_total\{job="nightly"\} 0$/m);
+      const lastSuccess = Number(metrics.match(/^onedump_job_last_success_timestamp_seconds\{job="nightly"\} (\S+)$/m)![1]);
+      expect(lastSuccess * 1000).toBeGreaterThanOrEqual(recoveredAt - 1000);
+      expect(readFileSync(join(dir, 'nightly.sql'), 'utf8')).toContain("(1,'recovered')");
+      daemon.signal('SIGTERM');
+      expect((await daemon.exited()).code).toBe(0);
+    } finally {
+      daemon.kill();
+      await down.close();
+    }
+  }, 90_000);
 });
