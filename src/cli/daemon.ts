@@ -1,7 +1,7 @@
 import { configPath, loadConfigFor, loggerFor, type GlobalOptions } from './common.js';
 import { Daemon } from '../jobs/daemon.js';
 import { startHealthServer } from '../jobs/health.js';
-import { describeSchedule, jobSchedules } from '../jobs/scheduler.js';
+import { describeSchedule, jobSchedules, Scheduler } from '../jobs/scheduler.js';
 import { selectJobs } from '../jobs/runner.js';
 import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
@@ -41,13 +41,14 @@ export async function runDaemonCommand(flags: DaemonFlags): Promise<number> {
 
   if (flags.dryRun) {
     const names = selectJobs(loaded, flags.job).map((j) => j.name);
-    const plan = [...jobSchedules(loaded.config, names, flags.cron)].map(([job, s]) => ({
-      job,
-      schedule: s.text,
-      runs: describeSchedule(s),
-    }));
+    const clock = new Scheduler(() => undefined, log);
+    const plan = [...jobSchedules(loaded.config, names, flags.cron)].map(([job, s]) => {
+      clock.set(job, s, { runNow: true });
+      return { job, schedule: s.text, runs: describeSchedule(s), firstRun: clock.nextRun(job)?.toISOString() };
+    });
+    clock.stop();
     if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, jobs: plan }, null, 2) + '\n');
-    else for (const p of plan) process.stdout.write(`job "${p.job}": ${p.runs}\n`);
+    else for (const p of plan) process.stdout.write(`job "${p.job}": ${p.runs}; first run ${p.firstRun ?? 'unknown'}\n`);
     return 0;
   }
 

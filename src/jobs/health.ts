@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Daemon } from './daemon.js';
 import { UsageError } from '../util/errors.js';
+import { redactValue } from '../util/redact.js';
 
 /**
  * The daemon's health endpoints: GET /healthz (JSON: per job the last run, next run and counters; 503 while
@@ -19,7 +20,7 @@ export async function startHealthServer(
       return;
     }
     if (path === '/healthz') {
-      const h = daemon.health();
+      const h = redactValue(daemon.health());
       res.writeHead(h.status === 'running' ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify(h, null, 2) + '\n');
       return;

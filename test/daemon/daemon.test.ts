@@ -7,6 +7,7 @@ import { startHttpRecorder, type HttpRecorder } from '../../testutils/http-recor
 import { startDaemon, type DaemonProcess } from '../../testutils/daemon-process.js';
 import { fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { freePort } from '../../testutils/ports.js';
+import { runCli } from '../../testutils/cli.js';
 
 const db = sharedMariaDB();
 const DB = uniqueName('daemon');
@@ -189,6 +190,21 @@ jobs:
     expect(readdirSync(join(dir, 'out')).length).toBeGreaterThanOrEqual(2);
     daemon.signal('SIGTERM');
     expect((await daemon.exited()).code).toBe(0);
+  });
+
+  it("--dry-run prints each job's schedule and first run, and runs nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
+    const config = join(dir, 'jobs.yml');
+    writeFileSync(
+      config,
+      `schedule: 6h\ntimezone: UTC\njobs:\n  - name: a\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/a.sql }] }\n  - name: b\n    schedule: "15 4 * * *"\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    storage: { local: [{ path: ${dir}/b.sql }] }\n`,
+    );
+    const r = await runCli(['--daemon', '-c', config, '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^job "a": every 6h0m; first run \d{4}-\d\d-\d\dT[\d:.]+Z\njob "b": cron "15 4 \* \* \*" \(UTC\); first run \d{4}-\d\d-\d\dT04:15:00\.000Z\n$/,
+    );
+    expect(readdirSync(dir)).toEqual(['jobs.yml']);
   });
 
   it('refuses a bad config before starting (exit 2) and a job without schedule', async () => {
