@@ -195,7 +195,11 @@ export class Daemon {
     const loaded = this.loaded;
     const notifiers = this.notifiers;
     try {
-      if (this.abort.signal.aborted) return;
+      // Queued for a slot when the shutdown began: it never started, so it does not start now.
+      if (this.stopping || this.abort.signal.aborted) {
+        this.opts.log.info({ job }, `job "${job}" was waiting for a free slot (maxjobs) and will not start: the daemon is shutting down`);
+        return;
+      }
       const jobConfig = loaded.config.jobs.find((j) => j.name === job);
       const dsn = loaded.dsns.get(job);
       let result: JobResult;

@@ -104,6 +104,23 @@ describe('daemon shutdown', () => {
     expect(credFiles(s.tmp)).toEqual([]);
   }, 60_000);
 
+  it('maxjobs bounds concurrent runs; a run still queued for a slot does not start after SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-queue-'));
+    const bin = fakeDumpBinary('echo "-- q"\nexec sleep 2', dir);
+    const job = (n: string) =>
+      `  - name: ${n}\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/${n}.sql }] }\n`;
+    const config = join(dir, 'jobs.yml');
+    writeFileSync(config, `maxjobs: 1\nschedule: 1h\njobs:\n${job('one')}${job('two')}`);
+    daemon = startDaemon(['--daemon', '-c', config], { env: { TMPDIR: dir } });
+    const first = await daemon.waitForLog(/job "(one|two)" started/);
+    const other = first.job === 'one' ? 'two' : 'one';
+    daemon.signal('SIGTERM');
+    expect((await daemon.exited(20_000)).code).toBe(0);
+    expect(daemon.logs.filter((l) => / started$/.test(l.msg)).map((l) => l.job)).toEqual([first.job]);
+    expect(daemon.logs.some((l) => l.msg.includes(`job "${other}" was waiting for a free slot (maxjobs) and will not start`))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.sql'))).toEqual([`${first.job}.sql`]);
+  }, 60_000);
+
   it('a job never overlaps itself: ticks during a run are skipped and logged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-overlap-'));
     const bin = fakeDumpBinary('echo "-- x"\nexec sleep 3', dir);
