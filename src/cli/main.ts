@@ -5,6 +5,8 @@ import { register as registerDump, runDumpCommand, type DumpFlags } from './dump
 import { register as registerConfig } from './config.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, runDaemonCommand } from './daemon.js';
 import { register as registerSlow } from './slow.js';
+import { register as registerBinlog } from './binlog.js';
+import { register as registerTz } from './tz.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -59,6 +61,8 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerSlow(program);
   addGlobalOptions(program.commands.find((c) => c.name() === 'slow')!, { config: false });
+  registerBinlog(program);
+  registerTz(program);
 
   const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
     const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
@@ -69,7 +73,6 @@ export function buildProgram(): Command {
   stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
-  stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(

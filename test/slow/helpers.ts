@@ -2,11 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { sharedFixtures } from '../../testutils/fixtures.js';
 import { Command } from 'commander';
 import { register } from '../../src/cli/slow.js';
 import { analyzeSlowLogs, type AnalyzeOptions, type SlowReport } from '../../src/slow/index.js';
 
-export const FIXTURES = '/work/shared/fixtures/slowlogs';
+export const FIXTURES = sharedFixtures('slowlogs');
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'onedump-slow-'));
