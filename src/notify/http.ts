@@ -27,13 +27,22 @@ export async function postJson(
   body: unknown,
   opts: { what: string; headers?: Record<string, string>; timeoutMs?: number },
 ): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'onedump', ...opts.headers },
-    body: JSON.stringify(body),
-    redirect: 'error',
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
-  });
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'onedump', ...opts.headers },
+      body: JSON.stringify(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout, DNS) is in its cause. The URL is not
+    // repeated: it may carry a token.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new OnedumpError(`${opts.what} could not be reached: ${redactText(String(why))}`, { cause: err });
+  }
   const text = await res.text().catch(() => '');
   if (!res.ok) throw new NotifyHttpError(opts.what, res.status, text, parseRetryAfter(res.headers.get('retry-after')));
 }

@@ -136,7 +136,7 @@ export class SlackNotifier implements Notifier {
       const e = err as { statusCode?: unknown; body?: unknown; original?: unknown; message?: string };
       if (typeof e.statusCode === 'number') throw new NotifyHttpError('Slack', e.statusCode, typeof e.body === 'string' ? e.body : '');
       const cause = (e.original ?? err) as Error & { cause?: { code?: string; message?: string } };
-      const why = [cause?.message ?? String(cause), cause?.cause?.code ?? cause?.cause?.message].filter(Boolean).join(': ');
+      const why = cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(cause);
       throw new OnedumpError(`Slack could not be reached: ${why}`, { cause });
     }
   }

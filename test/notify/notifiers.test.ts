@@ -9,6 +9,10 @@ import { createNotifiers } from '../../src/notify/create.js';
 import { runJobs } from '../../src/jobs/runner.js';
 import { silentLogger } from '../../src/util/logger.js';
 import type { JobEvent, JobResult } from '../../src/notify/types.js';
+import { WebhookNotifier } from '../../src/notify/webhook.js';
+import { SlackNotifier } from '../../src/notify/slack.js';
+import { isTransient } from '../../src/util/errors.js';
+import { freePort } from '../../testutils/ports.js';
 
 let rec: HttpRecorder;
 beforeEach(async () => {
@@ -107,6 +111,13 @@ describe('slack notifier', () => {
     await expect(slack!.notify(events[2]!)).rejects.toThrow('Slack answered HTTP 404');
     expect(rec.requests.map((r) => r.status)).toEqual([500, 500, 200, 404]);
   });
+  it('an unreachable Slack fails with a clear, transient error', async () => {
+    const port = await freePort();
+    const slack = new SlackNotifier({ incomingwebhook: `http://127.0.0.1:${port}/services/T/B/X` });
+    const err = await slack.notify(events[2]!).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('Slack could not be reached: ECONNREFUSED');
+    expect(isTransient(err)).toBe(true);
+  });
 });
 
 describe('webhook notifier', () => {
@@ -121,6 +132,13 @@ describe('webhook notifier', () => {
     expect(got[0]!.headers['x-api-key']).toBe('k3y-value-123');
     expect(got[0]!.headers['content-type']).toBe('application/json');
     expect(got[1]!.json).toEqual({ source: 'onedump', ...events[2] });
+  });
+  it('an unreachable URL fails with a clear, transient error', async () => {
+    const port = await freePort();
+    const hook = new WebhookNotifier({ url: `http://127.0.0.1:${port}/hook` });
+    const err = await hook.notify(events[2]!).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('the webhook could not be reached: ECONNREFUSED');
+    expect(isTransient(err)).toBe(true);
   });
 });
 
