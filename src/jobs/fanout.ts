@@ -20,7 +20,13 @@ export class Fanout extends Writable {
 
   constructor(names: string[], highWaterMark = 1 << 20) {
     super({ highWaterMark });
-    this.branches = names.map((name) => ({ name, stream: new PassThrough({ highWaterMark }), failed: false }));
+    this.branches = names.map((name) => {
+      const stream = new PassThrough({ highWaterMark });
+      // A branch can be failed before its consumer attached (e.g. the source died while a storage was still
+      // connecting); the consumer still sees the error through the destroyed stream, so it must not crash the process.
+      stream.on('error', () => undefined);
+      return { name, stream, failed: false };
+    });
   }
 
   /** Detaches a branch (its consumer failed); its stream is destroyed so the consumer's upload aborts. */
