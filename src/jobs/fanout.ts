@@ -20,7 +20,13 @@ export class Fanout extends Writable {
 
   constructor(names: string[], highWaterMark = 1 << 20) {
     super({ highWaterMark });
-    this.branches = names.map((name) => ({ name, stream: new PassThrough({ highWaterMark }), failed: false }));
+    this.branches = names.map((name) => {
+      const stream = new PassThrough({ highWaterMark });
+      // A source that fails before a destination has attached (e.g. while it creates folders) destroys the branch
+      // with that error; the failure is reported through the branch and the pipeline, not as an uncaught 'error'.
+      stream.on('error', () => undefined);
+      return { name, stream, failed: false };
+    });
   }
 
   /** Detaches a branch (its consumer failed); its stream is destroyed so the consumer's upload aborts. */
