@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
+import { register as registerRestore } from './restore.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -55,7 +56,7 @@ export function buildProgram(): Command {
     c.action(notImplemented(what));
     return c;
   };
-  stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
+  registerRestore(program);
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
   stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');

@@ -8,7 +8,9 @@ import { OnedumpError, PermanentError, TransientError } from '../util/errors.js'
 export function classifyToolError(err: unknown, job: string): unknown {
   if (!(err instanceof OnedumpError) || err instanceof PermanentError || err instanceof TransientError) return err;
   const msg = err.message;
-  const prefixed = `job "${job}": ${msg}`;
+  // The runner names the job; `job` is kept for callers that report outside a job.
+  void job;
+  const prefixed = msg;
   if (/\b(1045|1044|1049)\b|Access denied|Unknown database|password authentication failed|database "[^"]*" does not exist|role "[^"]*" does not exist|no password supplied/i.test(msg)) {
     return new PermanentError(prefixed, { cause: err });
   }

@@ -40,7 +40,7 @@ export async function runRemoteDump(o: {
   out: Writable;
   signal: AbortSignal;
 }): Promise<void> {
-  const session = await connectSsh(sshTarget(o.job, `job "${o.job.name}"`), { signal: o.signal, onNotice: (m) => o.log.warn(m) });
+  const session = await connectSsh(sshTarget(o.job, ''), { signal: o.signal, onNotice: (m) => o.log.warn(m) });
   try {
     const r = await session.run(o.command, { stdin: o.secret, stdout: o.out, signal: o.signal });
     if (r.code === 0) return;

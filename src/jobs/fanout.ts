@@ -64,7 +64,9 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // autoDestroy calls this with null after a normal finish: branches already ended must be left for their
+    // consumers to drain (a destination that is slow to start would otherwise lose the tail of the dump).
+    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 

@@ -94,9 +94,9 @@ describe('mysqldump wrapper', () => {
 
   it('fails clearly: wrong password (permanent), missing binary, unreachable server (transient), leaving no file and no credentials', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ dbdsn: `root:bad-secret-pw@tcp(${m.host}:${m.port})/${mdb}` }, /job "test": mysqldump exited with code 2: .*Access denied/],
+      [{ dbdsn: `root:bad-secret-pw@tcp(${m.host}:${m.port})/${mdb}` }, /^mysqldump exited with code 2: .*Access denied/],
       [{ dbdsn: m.dsn(mdb), driverpath: '/nonexistent/mysqldump' }, /mysqldump was not found at "\/nonexistent\/mysqldump"; install it or set driverpath/],
-      [{ dbdsn: `root:x@tcp(127.0.0.1:1)/${mdb}`, retry: { attempts: 1 } }, /job "test": mysqldump exited with code 2: .*Can't connect/],
+      [{ dbdsn: `root:x@tcp(127.0.0.1:1)/${mdb}`, retry: { attempts: 1 } }, /^mysqldump exited with code 2: .*Can't connect/],
       [{ dbdsn: m.dsn(mdb), driverpath: '/nonexistent/mysqldump', ...ssh() }, /was not found at "\/nonexistent\/mysqldump" on the SSH host/],
     ];
     for (const [fields, re] of cases) {
@@ -159,7 +159,7 @@ describe('pg_dump wrapper', () => {
   it('fails clearly on a wrong password and an unknown database', async () => {
     const bad = pdsn(pdb).replace(encodeURIComponent(p.password), 'wrong-pg-secret');
     const r1 = await runJobToFile({ dbdriver: 'pgdump', dbdsn: bad, retry: { attempts: 1 } }, join(dir, 'pgbad1.sql'));
-    expect(r1.error).toMatch(/job "test": pg_dump exited with code 1: .*password authentication failed/);
+    expect(r1.error).toMatch(/^pg_dump exited with code 1: .*password authentication failed/);
     expect(r1.error).not.toContain('wrong-pg-secret');
     const r2 = await runJobToFile({ dbdriver: 'pgdump', dbdsn: pdsn('no_such_pg_db') }, join(dir, 'pgbad2.sql'));
     expect(r2.error).toMatch(/database "no_such_pg_db" does not exist/);
@@ -186,7 +186,7 @@ describe('native dumper through an SSH tunnel', () => {
     writeFileSync(changed, `[127.0.0.1]:${sshd.port} ${other}\n`);
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ sshkey: sshd.otherKeyPath }, /refused the key \(authentication failed\)/],
-      [{ sshkey: badKey }, /job "test": sshkey: the private key does not parse/],
+      [{ sshkey: badKey }, /^sshkey: the private key does not parse/],
       [{ sshknownhosts: changed }, /host key of 127\.0\.0\.1:\d+ has changed/],
     ];
     for (const [fields, re] of cases) {

@@ -25,19 +25,19 @@ export function mysqlError(err: unknown, job: string, dsn: ParsedDsn, viaSsh = f
   const msg = e.sqlMessage ?? e.message ?? String(err);
   switch (e.errno) {
     case 1045:
-      return new PermanentError(`job "${job}": MySQL at ${at} refused user "${dsn.user}" (access denied); check the user and password in dbdsn.`, { cause: err });
+      return new PermanentError(`MySQL at ${at} refused user "${dsn.user}" (access denied); check the user and password in dbdsn.`, { cause: err });
     case 1044:
     case 1142:
     case 1227:
-      return new PermanentError(`job "${job}": the MySQL user "${dsn.user}" lacks a privilege the dump needs: ${msg}.`, { cause: err });
+      return new PermanentError(`the MySQL user "${dsn.user}" lacks a privilege the dump needs: ${msg}.`, { cause: err });
     case 1049:
-      return new PermanentError(`job "${job}": database "${dsn.database}" does not exist on ${at}; check the database name in dbdsn.`, { cause: err });
+      return new PermanentError(`database "${dsn.database}" does not exist on ${at}; check the database name in dbdsn.`, { cause: err });
   }
-  if (e.code === 'ENOTFOUND') return new TransientError(`job "${job}": the MySQL host "${dsn.host}" does not resolve; check the host in dbdsn.`, { cause: err });
+  if (e.code === 'ENOTFOUND') return new TransientError(`the MySQL host "${dsn.host}" does not resolve; check the host in dbdsn.`, { cause: err });
   if (e.code && ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ENOENT'].includes(e.code)) {
-    return new TransientError(`job "${job}": cannot connect to MySQL at ${at} (${e.code}); check the host and port in dbdsn and that the server is running.`, { cause: err });
+    return new TransientError(`cannot connect to MySQL at ${at} (${e.code}); check the host and port in dbdsn and that the server is running.`, { cause: err });
   }
-  const text = `job "${job}": the native mysql dump failed: ${msg.replace(/\.$/, '')}.`;
+  const text = `the native mysql dump failed: ${msg.replace(/\.$/, '')}.`;
   return isTransient(err) ? new TransientError(text, { cause: err }) : new PermanentError(text, { cause: err });
 }
 
@@ -60,10 +60,10 @@ export async function connectNative(dsn: ParsedDsn, job: JobConfig, log: Logger,
   if (tls && tls !== 'false' && tls !== 'disabled') base.ssl = tls === 'skip-verify' || tls === 'preferred' ? { rejectUnauthorized: false } : {};
   let ssh: SshSession | undefined;
   if (job.sshhost) {
-    ssh = await connectSsh(sshTarget(job, `job "${job.name}"`), { signal, onNotice: (m) => log.warn(m) });
+    ssh = await connectSsh(sshTarget(job, ''), { signal, onNotice: (m) => log.warn(m) });
     if (dsn.socket) {
       await ssh.close();
-      throw new PermanentError(`job "${job.name}": a unix-socket DSN cannot be reached through sshhost; use tcp(127.0.0.1:3306) as seen from the SSH host.`);
+      throw new PermanentError(`a unix-socket DSN cannot be reached through sshhost; use tcp(127.0.0.1:3306) as seen from the SSH host.`);
     }
     const stream = await ssh.forward(dsn.host ?? '127.0.0.1', dsn.port ?? 3306).catch(async (err) => {
       await ssh?.close();
