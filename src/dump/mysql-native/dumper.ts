@@ -6,7 +6,9 @@ import { PermanentError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
 import { connectNative, mysqlError } from './connect.js';
 import type { NativeOptions } from './options.js';
-import { SqlBuffer, quoteIdent, quoteString } from './sql-buffer.js';
+import { SqlBuffer, quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS } from './sql-buffer.js';
+
+const KIND_CODES = { number: KIND_NUMBER, quoted: KIND_QUOTED, hex: KIND_HEX, bits: KIND_BITS } as const;
 
 type Kind = 'number' | 'quoted' | 'hex' | 'bits';
 
@@ -371,14 +373,15 @@ export class NativeMysqlDumper implements Dumper {
     const colList = cols.map((c) => quoteIdent(c.name)).join(',');
     await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`);
     const prefix = Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `);
-    const kinds = cols.map((c) => c.kind);
-    const n = kinds.length;
+    const kindCodes = Uint8Array.from(cols.map((c) => KIND_CODES[c.kind]));
     const limit = o.netBufferLength;
     let rows = 0;
     await new Promise<void>((resolve, reject) => {
       const sb = new SqlBuffer(limit + (limit >> 1));
       let inStatement = false;
       let failed = false;
+      let paused = false;
+      const queueLimit = Math.max(8 << 20, limit * 4);
       const fail = (err: Error) => {
         if (failed) return;
         failed = true;
@@ -389,35 +392,24 @@ export class NativeMysqlDumper implements Dumper {
       const flush = () => {
         sb.ascii(';\n');
         inStatement = false;
-        if (!out.write(sb.take())) {
+        // A statement is about one highWaterMark, so write() reports "full" almost every time; pausing then
+        // would make the server and the pipeline take turns. Keep a few statements queued instead (bounded).
+        if (!out.write(sb.take()) && out.writableLength >= queueLimit && !paused) {
+          paused = true;
           conn.pause();
-          out.once('drain', () => conn.resume());
+          out.once('drain', () => {
+            paused = false;
+            conn.resume();
+          });
         }
       };
       const query = conn.query({ sql: `SELECT ${cols.map((c) => c.expr).join(',')} FROM ${quoteIdent(db)}.${T}`, rowsAsArray: true, typeCast: false });
       query.on('error', (err: Error) => fail(err));
       query.on('result', (row: unknown) => {
         if (failed) return;
-        const r = row as Array<Buffer | null>;
-        if (inStatement) sb.byte(0x2c);
-        else {
-          sb.raw(prefix);
-          inStatement = true;
-        }
-        sb.byte(0x28);
-        for (let i = 0; i < n; i++) {
-          if (i) sb.byte(0x2c);
-          const v = r[i];
-          if (v === null || v === undefined) sb.ascii('NULL');
-          else {
-            const k = kinds[i];
-            if (k === 'quoted') sb.quoted(v);
-            else if (k === 'number') sb.raw(v);
-            else if (k === 'hex') sb.hex(v);
-            else sb.bits(v);
-          }
-        }
-        sb.byte(0x29);
+        if (!inStatement) sb.raw(prefix);
+        sb.row(row as Array<Buffer | null>, kindCodes, inStatement);
+        inStatement = true;
         rows++;
         if (sb.len >= limit) flush();
       });

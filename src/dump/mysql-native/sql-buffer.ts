@@ -15,6 +15,51 @@ ESC[0x27] = 0x27; // \'
 ESC[0x22] = 0x22; // \"
 ESC[0x1a] = 0x5a; // \Z
 
+export const KIND_NUMBER = 0;
+export const KIND_QUOTED = 1;
+export const KIND_HEX = 2;
+export const KIND_BITS = 3;
+
+function copyBytes(out: Buffer, p: number, b: Buffer, from: number, to: number): number {
+  if (to - from > 48) return p + b.copy(out, p, from, to);
+  for (let i = from; i < to; i++) out[p++] = b[i]!;
+  return p;
+}
+
+function writeQuoted(out: Buffer, p: number, b: Buffer): number {
+  out[p++] = 0x27;
+  const n = b.length;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const e = ESC[b[i]!]!;
+    if (e === 0) continue;
+    p = copyBytes(out, p, b, start, i);
+    out[p++] = 0x5c;
+    out[p++] = e;
+    start = i + 1;
+  }
+  p = copyBytes(out, p, b, start, n);
+  out[p++] = 0x27;
+  return p;
+}
+
+function writeHex(out: Buffer, p: number, b: Buffer): number {
+  if (b.length === 0) {
+    out[p++] = 0x27;
+    out[p++] = 0x27;
+    return p;
+  }
+  out[p++] = 0x30;
+  out[p++] = 0x78;
+  if (b.length > 64) return p + out.write(b.toString('hex'), p, 'latin1');
+  for (let i = 0; i < b.length; i++) {
+    const v = b[i]!;
+    out[p++] = HEX[v >> 4]!;
+    out[p++] = HEX[v & 15]!;
+  }
+  return p;
+}
+
 export class SqlBuffer {
   buf: Buffer;
   len = 0;
@@ -50,46 +95,53 @@ export class SqlBuffer {
   /** '…' with mysqldump's escapes; input is the column value's bytes in the connection character set. */
   quoted(b: Buffer): void {
     this.ensure(b.length * 2 + 2);
-    const out = this.buf;
-    let p = this.len;
-    out[p++] = 0x27;
-    const n = b.length;
-    let start = 0;
-    for (let i = 0; i < n; i++) {
-      const e = ESC[b[i]!]!;
-      if (e === 0) continue;
-      if (i > start) {
-        b.copy(out, p, start, i);
-        p += i - start;
-      }
-      out[p++] = 0x5c;
-      out[p++] = e;
-      start = i + 1;
-    }
-    if (n > start) {
-      b.copy(out, p, start, n);
-      p += n - start;
-    }
-    out[p++] = 0x27;
-    this.len = p;
+    this.len = writeQuoted(this.buf, this.len, b);
   }
 
   /** 0x… hex literal (mysqldump --hex-blob); '' for an empty value, as mysqldump writes. */
   hex(b: Buffer): void {
-    if (b.length === 0) {
-      this.ascii("''");
-      return;
-    }
     this.ensure(b.length * 2 + 2);
+    this.len = writeHex(this.buf, this.len, b);
+  }
+
+  /**
+   * One row `(v1,v2,…)` of raw protocol values. One capacity check per row and plain loops for short values:
+   * most values are a few bytes, where a native Buffer.copy call costs more than the copy.
+   */
+  row(r: Array<Buffer | null>, kinds: Uint8Array, leadingComma: boolean): void {
+    const n = kinds.length;
+    let need = 8;
+    for (let i = 0; i < n; i++) {
+      const v = r[i];
+      need += v ? v.length * 2 + 4 : 5;
+      if (v && kinds[i] === KIND_BITS) need += v.length * 8;
+    }
+    this.ensure(need);
     const out = this.buf;
     let p = this.len;
-    out[p++] = 0x30;
-    out[p++] = 0x78;
-    for (let i = 0; i < b.length; i++) {
-      const v = b[i]!;
-      out[p++] = HEX[v >> 4]!;
-      out[p++] = HEX[v & 15]!;
+    if (leadingComma) out[p++] = 0x2c;
+    out[p++] = 0x28;
+    for (let i = 0; i < n; i++) {
+      if (i) out[p++] = 0x2c;
+      const v = r[i];
+      if (v === null || v === undefined) {
+        out[p++] = 0x4e; // NULL
+        out[p++] = 0x55;
+        out[p++] = 0x4c;
+        out[p++] = 0x4c;
+        continue;
+      }
+      const k = kinds[i];
+      if (k === KIND_QUOTED) p = writeQuoted(out, p, v);
+      else if (k === KIND_NUMBER) p = copyBytes(out, p, v, 0, v.length);
+      else if (k === KIND_HEX) p = writeHex(out, p, v);
+      else {
+        this.len = p;
+        this.bits(v);
+        p = this.len;
+      }
     }
+    out[p++] = 0x29;
     this.len = p;
   }
 
