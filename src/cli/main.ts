@@ -4,6 +4,9 @@ import { addGlobalOptions, action, examples, globals, notImplemented, reportErro
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
 import { register as registerRestore } from './restore.js';
+import { register as registerSlow } from './slow.js';
+import { register as registerBinlog } from './binlog.js';
+import { register as registerTz } from './tz.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -49,6 +52,10 @@ export function buildProgram(): Command {
 
   registerDump(program);
   registerConfig(program);
+  registerSlow(program);
+  addGlobalOptions(program.commands.find((c) => c.name() === 'slow')!, { config: false });
+  registerBinlog(program);
+  registerTz(program);
 
   const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
     const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
@@ -59,8 +66,6 @@ export function buildProgram(): Command {
   registerRestore(program);
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
-  stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');
-  stub('slow', 'slow-query-log analysis (file, .gz or folder)', 'onedump slow');
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(
@@ -109,8 +114,5 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-const isEntry = (() => {
-  const entry = process.argv[1] ?? '';
-  return /(^|[/\\])(main\.(ts|js)|onedump(\.c?js)?)$/.test(entry) || process.env.ONEDUMP_SEA === '1';
-})();
-if (isEntry) await main();
+// Run directly (`tsx src/cli/main.ts`); bundles and bin/ use src/cli/onedump.ts as the entry.
+if (/(^|[/\\])main\.(ts|js)$/.test(process.argv[1] ?? '')) void main();

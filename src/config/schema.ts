@@ -54,12 +54,13 @@ export const jobSchema = z.strictObject({
   sshhostkey: sshFields.sshhostkey,
   schedule: scheduleField.optional(),
   timezone: described(z.string().optional(), { description: 'IANA time zone of the cron schedule.', example: 'Australia/Sydney' }),
-  retry: retrySchema.optional(),
+  retry: retrySchema.meta({ description: 'Retry policy for transient faults (connection refused/reset, timeouts, 5xx).' }).optional(),
   timeout: duration({ description: 'Abort the job after this long.', example: '2h' }).optional(),
   encrypt: z
     .strictObject({
       recipients: described(z.array(z.string().min(1)).min(1), { description: 'age recipients (public keys) the backup is encrypted to.' }),
     })
+    .meta({ description: 'Encrypt the backup (after compression) to age recipients.' })
     .optional(),
   storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
 });

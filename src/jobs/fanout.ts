@@ -47,13 +47,19 @@ export class Fanout extends Writable {
 
   private async writeAll(chunk: Buffer): Promise<void> {
     const waits: Promise<unknown>[] = [];
+    const done = new AbortController();
     for (const b of this.live()) {
       if (!b.stream.write(chunk)) {
-        // Resolve on drain, or when the branch dies (close) so a dead destination cannot stall the rest.
-        waits.push(Promise.race([once(b.stream, 'drain'), once(b.stream, 'close')]).catch(() => undefined));
+        // Resolve on drain, or when the branch dies (close) so a dead destination cannot stall the rest. The losing
+        // listener is removed (the signal) so listeners do not pile up over a long dump.
+        const signal = done.signal;
+        waits.push(Promise.race([once(b.stream, 'drain', { signal }), once(b.stream, 'close', { signal })]).catch(() => undefined));
       }
     }
-    if (waits.length) await Promise.all(waits);
+    if (waits.length) {
+      await Promise.all(waits.map((w) => w.then(() => undefined)));
+      done.abort();
+    }
     if (this.live().length === 0) throw this.allFailedError();
   }
 
@@ -64,9 +70,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // autoDestroy calls this with null after a normal finish: branches already ended must be left for their
-    // consumers to drain (a destination that is slow to start would otherwise lose the tail of the dump).
-    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
+    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 

@@ -9,7 +9,7 @@ import { createDumper } from '../dump/registry.js';
 import { backupKey } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
-import { errorMessage, isTransient, UsageError } from '../util/errors.js';
+import { errorMessage, isTransient, NotImplementedError, UsageError } from '../util/errors.js';
 import { retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -24,6 +24,8 @@ export interface PreparedJob {
 
 /** Builds a job's dumper and destination factories; throws (exit 2) on anything that is not built or not valid. */
 export function prepareJob(job: JobConfig, dsn: ParsedDsn, log: Logger, urls: string[] = []): PreparedJob {
+  // Refuse rather than silently write an unencrypted backup.
+  if (job.encrypt) throw new NotImplementedError(`Backup encryption (jobs "${job.name}".encrypt)`);
   const dumper = createDumper(job, dsn);
   const targets: PreparedJob['targets'] = [];
   urls.forEach((url, i) => {
