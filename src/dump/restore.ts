@@ -259,8 +259,9 @@ export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
         // --comments: the client strips comments by default, which would change stored-program bodies.
         const base = [`--defaults-extra-file=${cred.path}`, '--default-character-set=utf8mb4', '--comments'];
         let input: Readable = stream;
+        // The named database may not exist yet (a fresh server, or --target-db): create it first.
+        if (plan.database) await runClient({ command: plan.client, args: [...base, '-e', `CREATE DATABASE IF NOT EXISTS ${quoteIdent(plan.database)}`] }, undefined, o.signal, 'the mysql client');
         if (o.targetDb) {
-          await runClient({ command: plan.client, args: [...base, '-e', `CREATE DATABASE IF NOT EXISTS ${quoteIdent(o.targetDb)}`] }, undefined, o.signal, 'the mysql client');
           const rw = new UseRewriter();
           stream.on('error', (e) => rw.destroy(e));
           input = stream.pipe(rw);
