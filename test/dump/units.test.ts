@@ -17,7 +17,7 @@ describe('native dumper pieces', () => {
   it('parses the supported options and rejects the rest', () => {
     const o = parseNativeOptions(['--skip-add-drop-table', '--skip-add-locks', '-R', '--events', '--databases', 'a', 'b', '--single-transaction'], 'x');
     expect(o).toMatchObject({ addDropTable: false, addLocks: false, routines: true, events: true, databases: ['a', 'b'], databasesMode: true });
-    expect(parseNativeOptions(['--databases=a,b']).databases).toEqual(['a', 'b']);
+    expect(parseNativeOptions(['--databases=a,b'], 'x').databases).toEqual(['a', 'b']);
     expect(() => parseNativeOptions(['--no-data', '--no-create-info'], 'x')).toThrow(ConfigError);
     expect(() => parseNativeOptions(['--compact'], 'jobs "a".options')).toThrow(/jobs "a".options: option "--compact" is not supported/);
   });
