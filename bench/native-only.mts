@@ -8,7 +8,7 @@ import { jobSchema } from '../src/config/schema.js';
 
 const dsn = parseDsn(process.argv[2]!);
 let bytes = 0;
-const sink = new Writable({ highWaterMark: 1 << 20, write(chunk: Buffer, _e, cb) { bytes += chunk.length; if (process.env.SINK_SYNC) cb(); else setImmediate(cb); } });
+const sink = new Writable({ highWaterMark: 1 << 20, write(chunk: Buffer, _e, cb) { bytes += chunk.length; setImmediate(cb); } });
 const job = jobSchema.parse({ name: 'bench', dbdriver: 'mysql', dbdsn: process.argv[2], storage: {} });
 const t0 = process.hrtime.bigint();
 let peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };

@@ -87,7 +87,6 @@ export function orderViews(views: Array<{ name: string; ddl: string }>): Array<{
 
 export class NativeMysqlDumper implements Dumper {
   readonly name = 'native mysql';
-  private mariadb = true;
   constructor(
     private readonly dsn: ParsedDsn,
     private readonly opts: NativeOptions,
@@ -115,7 +114,6 @@ export class NativeMysqlDumper implements Dumper {
     const [ver] = await q(conn, 'SELECT VERSION() AS v, @@log_bin AS log_bin, @@hostname AS host');
     const version = str(ver!.v);
     const mariadb = /mariadb/i.test(version);
-    this.mariadb = mariadb;
     await q(conn, "SET SESSION time_zone = '+00:00'");
     await q(conn, "SET SESSION sql_mode = ''");
     await q(conn, 'SET SESSION net_write_timeout = 3600, net_read_timeout = 3600');
@@ -361,8 +359,7 @@ export class NativeMysqlDumper implements Dumper {
         const name = str(r.n);
         // MariaDB sends FLOAT as 6 significant digits (16777216 arrives as "16777200"); widened to DOUBLE the text
         // is the float's exact value, which converts back to the same float on insert.
-        // MySQL 8 already sends the shortest text that round-trips, so only MariaDB pays for the widening.
-        const expr = this.mariadb && str(r.t).toLowerCase() === 'float' ? `(${quoteIdent(name)} + 0e0)` : quoteIdent(name);
+        const expr = str(r.t).toLowerCase() === 'float' ? `(${quoteIdent(name)} + 0e0)` : quoteIdent(name);
         return { name, kind: columnKind(str(r.t), r.cs === null ? null : str(r.cs)), expr };
       });
   }
