@@ -4,6 +4,7 @@ import { addGlobalOptions, action, examples, globals, notImplemented, reportErro
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, runDaemonCommand } from './daemon.js';
+import { register as registerRestore } from './restore.js';
 import { register as registerSlow } from './slow.js';
 import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
@@ -70,7 +71,7 @@ export function buildProgram(): Command {
     c.action(notImplemented(what));
     return c;
   };
-  stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
+  registerRestore(program);
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
 
