@@ -2,9 +2,8 @@ import { Command } from 'commander';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor } from './common.js';
-import { configSchema } from '../config/schema.js';
+import { configJsonSchema } from '../config/json-schema.js';
 import { defaultKeyFile, encryptSecret, loadKeyMaterial } from '../config/secrets.js';
 import { UsageError } from '../util/errors.js';
 
@@ -74,7 +73,3 @@ export function register(program: Command): void {
   );
 }
 
-export function configJsonSchema(): Record<string, unknown> {
-  const s = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return { $id: 'https://github.com/onedump/onedump/config.schema.json', title: 'onedump configuration', ...s };
-}

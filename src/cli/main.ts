@@ -3,6 +3,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT, runDaemonCommand } from './daemon.js';
+import { register as registerSlow } from './slow.js';
+import { register as registerBinlog } from './binlog.js';
+import { register as registerTz } from './tz.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -11,6 +15,9 @@ import { VERSION } from '../version.js';
 interface RootFlags extends DumpFlags {
   daemon?: boolean;
   cron?: string;
+  shutdownTimeout?: string;
+  healthPort?: string;
+  healthHost?: string;
   s3Bucket?: string;
   awsRegion?: string;
   awsKey?: string;
@@ -29,6 +36,9 @@ export function buildProgram(): Command {
     .option('--daemon', 'run the jobs on their schedules until SIGINT/SIGTERM')
     .option('--cron <interval>', 'the Go tool\'s interval (e.g. 1h): run every job at this interval (implies --daemon)')
     .option('--job <name...>', 'run only these jobs')
+    .option('--shutdown-timeout <duration>', 'daemon: how long SIGTERM/SIGINT waits for running jobs before aborting them', DEFAULT_SHUTDOWN_TIMEOUT)
+    .option('--health-port <port>', 'daemon: serve /healthz (JSON) and /metrics (Prometheus) on this port')
+    .option('--health-host <host>', 'daemon: address the health endpoints listen on', '127.0.0.1')
     .addOption(new Option('-b, --s3-bucket <bucket>', 'the Go tool\'s form: read the config (-f KEY) from this S3 bucket').hideHelp())
     .addOption(new Option('-r, --aws-region <region>', 'region of --s3-bucket').hideHelp())
     .addOption(new Option('-k, --aws-key <id>', 'access key id for --s3-bucket (prefer AWS_ACCESS_KEY_ID)').hideHelp())
@@ -40,6 +50,7 @@ export function buildProgram(): Command {
     examples(
       'onedump dump -c jobs.yml                     run every dump job once',
       'onedump --daemon -c jobs.yml                 run jobs on their schedules',
+      'onedump --daemon -c jobs.yml --health-port 9464   ... with /healthz and /metrics',
       'onedump config validate -c jobs.yml          check a config',
       'onedump slow /var/log/mysql/slow.log.gz      top query shapes of a slow log',
       'onedump -f jobs.yml                          the Go tool\'s form (also: -f jobs.yml -c 1h)',
@@ -48,6 +59,10 @@ export function buildProgram(): Command {
 
   registerDump(program);
   registerConfig(program);
+  registerSlow(program);
+  addGlobalOptions(program.commands.find((c) => c.name() === 'slow')!, { config: false });
+  registerBinlog(program);
+  registerTz(program);
 
   const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
     const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
@@ -58,8 +73,6 @@ export function buildProgram(): Command {
   stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
   stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
   stub('download', 'download every object under a prefix from a storage', 'onedump download');
-  stub('binlog', 'binlog status, sync to storage, and point-in-time restore', 'onedump binlog');
-  stub('slow', 'slow-query-log analysis (file, .gz or folder)', 'onedump slow');
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(
@@ -79,10 +92,7 @@ export function buildProgram(): Command {
         g.file = `s3://${g.s3Bucket}/${key.replace(/^\//, '')}${g.awsRegion ? `?region=${encodeURIComponent(g.awsRegion)}` : ''}`;
       }
       if (g.cron && parseDuration(g.cron) === undefined) throw new UsageError(`--cron "${g.cron}" is not a duration such as 30m or 1h.`);
-      if (g.daemon || g.cron) {
-        await notImplemented('the daemon (--daemon / --cron)')();
-        return;
-      }
+      if (g.daemon || g.cron) return runDaemonCommand(g);
       if (!g.file && !g.config && !process.env.ONEDUMP_CONFIG) {
         cmd.outputHelp();
         return 2;
@@ -108,8 +118,5 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-const isEntry = (() => {
-  const entry = process.argv[1] ?? '';
-  return /(^|[/\\])(main\.(ts|js)|onedump(\.c?js)?)$/.test(entry) || process.env.ONEDUMP_SEA === '1';
-})();
-if (isEntry) await main();
+// Run directly (`tsx src/cli/main.ts`); bundles and bin/ use src/cli/onedump.ts as the entry.
+if (/(^|[/\\])main\.(ts|js)$/.test(process.argv[1] ?? '')) void main();

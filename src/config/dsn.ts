@@ -33,7 +33,9 @@ function parseUrlDsn(text: string, scheme: string): ParsedDsn {
   let url: URL;
   try {
     // URL() wants a special-cased host; swap the scheme so any host parses, then read the parts.
-    url = new URL(text.replace(/^[^:]+:/, 'http:'));
+    // An empty host (postgres:///db, pg@/db?host=/socket) is valid libpq; give URL() a placeholder.
+    const withHost = text.replace(/^([^:]+:\/\/(?:[^/?#@]*@)?)(?=[/?#]|$)/, '$1nohost.invalid');
+    url = new URL(withHost.replace(/^[^:]+:/, 'http:'));
   } catch {
     throw new DsnError('the DSN URL does not parse (check for unescaped characters; percent-encode @, : and / in the password)');
   }
@@ -50,7 +52,7 @@ function parseUrlDsn(text: string, scheme: string): ParsedDsn {
     engine,
     user: decode(url.username),
     password: url.password ? decode(url.password) : undefined,
-    host: url.hostname ? url.hostname.replace(/^\[|\]$/g, '') : undefined,
+    host: url.hostname && url.hostname !== 'nohost.invalid' ? url.hostname.replace(/^\[|\]$/g, '') : undefined,
     port: url.port ? Number(url.port) : undefined,
     database: url.pathname.length > 1 ? decode(url.pathname.slice(1)) : undefined,
     params,

@@ -115,6 +115,6 @@ function describeType(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  // Strings are not echoed: the value may be a secret.
-  return typeof v === 'string' ? 'a string' : `${typeof v} ${String(v)}`;
+  // Values are never echoed: the field may hold a secret.
+  return typeof v === 'string' ? 'a string' : typeof v;
 }

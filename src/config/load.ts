@@ -105,7 +105,10 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     throw new ConfigError(problems, source);
   }
   const config = parsed.data;
-  const dsns = checkJobs(config.jobs.map((j, i) => [j, i]), problems);
+  const dsns = checkJobs(
+    config.jobs.map((j, i) => [j, i]),
+    problems,
+  );
   checkSchedule(config.schedule, config.timezone, '', problems);
   if (problems.length) throw new ConfigError(problems, source);
   registerConfigSecrets(configSchema, config);
@@ -117,7 +120,7 @@ function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], 
     const key = loadKeyMaterial(env);
     if (!key) {
       problems.push(`${path}: is encrypted but no key was found (set ONEDUMP_SECRET_KEY or ONEDUMP_SECRET_KEY_FILE)`);
-      return '';
+      return value;
     }
     try {
       const plain = decryptSecret(value, key);
@@ -125,7 +128,7 @@ function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], 
       return plain;
     } catch (err) {
       problems.push(`${path}: ${(err as Error).message}`);
-      return '';
+      return value;
     }
   }
   if (Array.isArray(value)) return value.map((v, i) => decryptAll(v, env, problems, `${path}[${i}]`));
@@ -144,27 +147,32 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: string[]): Map<st
     const prev = seen.get(job.name);
     if (prev !== undefined) problems.push(`${at('name')}: duplicate job name "${job.name}" (also jobs[${prev}])`);
     seen.set(job.name, i);
-    try {
-      const d = parseDsn(job.dbdsn);
-      const engine = driverEngine(job.dbdriver);
-      if (d.engine !== engine && /^[a-z]+:\/\//i.test(job.dbdsn)) {
-        problems.push(`${at('dbdsn')}: is a ${d.engine} DSN but dbdriver is ${job.dbdriver}`);
-      } else if (engine === 'postgres' && !/^[a-z]+:\/\//i.test(job.dbdsn)) {
-        problems.push(`${at('dbdsn')}: PostgreSQL DSNs must be URLs such as postgres://user:pass@host:5432/db`);
-      } else {
-        dsns.set(job.name, { ...d, engine });
+    // An enc: value that did not decrypt is already reported.
+    if (!job.dbdsn.startsWith(ENC_PREFIX))
+      try {
+        const d = parseDsn(job.dbdsn);
+        const engine = driverEngine(job.dbdriver);
+        if (d.engine !== engine && /^[a-z]+:\/\//i.test(job.dbdsn)) {
+          problems.push(`${at('dbdsn')}: is a ${d.engine} DSN but dbdriver is ${job.dbdriver}`);
+        } else if (engine === 'postgres' && !/^[a-z]+:\/\//i.test(job.dbdsn)) {
+          problems.push(`${at('dbdsn')}: PostgreSQL DSNs must be URLs such as postgres://user:pass@host:5432/db`);
+        } else {
+          dsns.set(job.name, { ...d, engine });
+        }
+      } catch (err) {
+        if (err instanceof DsnError) problems.push(`${at('dbdsn')}: ${err.message}`);
+        else throw err;
       }
-    } catch (err) {
-      if (err instanceof DsnError) problems.push(`${at('dbdsn')}: ${err.message}`);
-      else throw err;
-    }
     const ssh = [job.sshhost, job.sshuser, job.sshkey];
     if (ssh.some(Boolean) && !ssh.every(Boolean)) {
-      problems.push(`jobs[${i}]: sshhost, sshuser and sshkey go together (${['sshhost', 'sshuser', 'sshkey'].filter((_, k) => !ssh[k]).join(', ')} missing)`);
+      problems.push(
+        `jobs[${i}]: sshhost, sshuser and sshkey go together (${['sshhost', 'sshuser', 'sshkey'].filter((_, k) => !ssh[k]).join(', ')} missing)`,
+      );
     }
     if (job.tables?.length && job.excludetables?.length) problems.push(`jobs[${i}]: tables and excludetables cannot both be set`);
     const storages = Object.values(job.storage).reduce((n, list) => n + ((list as unknown[] | undefined)?.length ?? 0), 0);
-    if (storages === 0) problems.push(`${at('storage')}: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])`);
+    if (storages === 0)
+      problems.push(`${at('storage')}: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])`);
     checkSchedule(job.schedule, job.timezone, `jobs[${i}]`, problems);
   });
   return dsns;
@@ -197,7 +205,12 @@ function registerConfigSecrets(schema: z.ZodType, value: unknown): void {
       if (metaOf(s)?.secret) registerSecret(v);
       return;
     }
-    const def = (x: z.ZodType) => (x as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType } }).def;
+    const def = (x: z.ZodType) =>
+      (
+        x as unknown as {
+          def: { type: string; innerType?: z.ZodType; element?: z.ZodType };
+        }
+      ).def;
     let cur = s;
     for (let i = 0; i < 6 && def(cur).innerType; i++) cur = def(cur).innerType as z.ZodType;
     if (Array.isArray(v)) {

@@ -16,7 +16,7 @@ const notifierShape = Object.fromEntries(
 ) as Record<string, z.ZodOptional<z.ZodArray<z.ZodType>>>;
 
 const retrySchema = z.strictObject({
-  attempts: posInt({ description: 'Total tries of a job step that failed with a transient fault (default 8).' }).optional(),
+  attempts: posInt({ description: 'Total tries of a job step that failed with a transient fault (default 12: rides out at least 30 s of outage).' }).optional(),
   initial: duration({ description: 'First back-off delay (default 500ms).', example: '1s' }).optional(),
   max: duration({ description: 'Longest back-off delay (default 8s).', example: '30s' }).optional(),
 });
@@ -54,12 +54,13 @@ export const jobSchema = z.strictObject({
   sshhostkey: sshFields.sshhostkey,
   schedule: scheduleField.optional(),
   timezone: described(z.string().optional(), { description: 'IANA time zone of the cron schedule.', example: 'Australia/Sydney' }),
-  retry: retrySchema.optional(),
+  retry: retrySchema.meta({ description: 'Retry policy for transient faults (connection refused/reset, timeouts, 5xx).' }).optional(),
   timeout: duration({ description: 'Abort the job after this long.', example: '2h' }).optional(),
   encrypt: z
     .strictObject({
       recipients: described(z.array(z.string().min(1)).min(1), { description: 'age recipients (public keys) the backup is encrypted to.' }),
     })
+    .meta({ description: 'Encrypt the backup (after compression) to age recipients.' })
     .optional(),
   storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
 });

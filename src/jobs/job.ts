@@ -9,8 +9,8 @@ import { createDumper } from '../dump/registry.js';
 import { backupKey } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
-import { errorMessage, isTransient, UsageError } from '../util/errors.js';
-import { retry } from '../util/retry.js';
+import { errorMessage, isTransient, NotImplementedError, UsageError } from '../util/errors.js';
+import { policyFromConfig, retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
 
 /** A job ready to run: its dumper and destinations are built (so bad config fails before anything runs). */
@@ -24,6 +24,8 @@ export interface PreparedJob {
 
 /** Builds a job's dumper and destination factories; throws (exit 2) on anything that is not built or not valid. */
 export function prepareJob(job: JobConfig, dsn: ParsedDsn, log: Logger, urls: string[] = []): PreparedJob {
+  // Refuse rather than silently write an unencrypted backup.
+  if (job.encrypt) throw new NotImplementedError(`Backup encryption (jobs "${job.name}".encrypt)`);
   const dumper = createDumper(job, dsn);
   const targets: PreparedJob['targets'] = [];
   urls.forEach((url, i) => {
@@ -97,11 +99,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         return r;
       },
       {
-        policy: {
-          attempts: job.retry?.attempts,
-          initialMs: job.retry?.initial !== undefined ? parseDuration(job.retry.initial) : undefined,
-          maxMs: job.retry?.max !== undefined ? parseDuration(job.retry.max) : undefined,
-        },
+        policy: policyFromConfig(job.retry),
         signal,
         onRetry: (err, attempt, delay) => log.warn(`job "${job.name}" failed with a transient fault (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
       },

@@ -312,7 +312,7 @@ export async function withSsh<T>(t: SshTarget, o: ConnectOptions, fn: (s: SshSes
 
 /** POSIX shell single-quoting for remote command lines (no secrets ever go through here). */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export type { Duplex };

@@ -1,0 +1,95 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { OnedumpError, UsageError } from '../util/errors.js';
+
+export interface DumpCoordinates {
+  file: string;
+  pos: number;
+  /** MariaDB's gtid_slave_pos / MySQL's gtid_purged from the dump, when it recorded one. */
+  gtid?: string;
+  /** The line the coordinates came from (1-based), for messages. */
+  line: number;
+}
+
+const COORD_RE = /(?:MASTER|SOURCE)_LOG_FILE\s*=\s*'([^']+)'\s*,\s*(?:MASTER|SOURCE)_LOG_POS\s*=\s*(\d+)/i;
+const GTID_RE = /(?:gtid_slave_pos|gtid_purged)\s*=\s*(?:\/\*[^*]*\*\/\s*)?'([^']*)'/i;
+/** Coordinates sit in the header, before any data: give up after this much text rather than read a whole dump. */
+const MAX_HEAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the binlog coordinates a `--master-data=2` / `--source-data=2` dump records in its head
+ * (`CHANGE MASTER TO MASTER_LOG_FILE='…', MASTER_LOG_POS=…;` or `CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE=…`),
+ * from a plain or gzip file (detected by its magic bytes), reading only until they are found.
+ */
+export async function readDumpCoordinates(path: string): Promise<DumpCoordinates> {
+  const gz = await isGzip(path);
+  const raw = createReadStream(path);
+  const text: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  let carry = '';
+  let lineNo = 0;
+  let seen = 0;
+  let found: DumpCoordinates | undefined;
+  let gtid: string | undefined;
+  let dataStarted = false;
+  try {
+    for await (const chunk of text) {
+      const s = carry + (chunk as Buffer).toString('utf8');
+      seen += (chunk as Buffer).length;
+      const lines = s.split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) {
+        lineNo++;
+        if (line.length > 4096) {
+          // Long lines are data (extended INSERTs); the header has ended.
+          dataStarted = true;
+          break;
+        }
+        const g = GTID_RE.exec(line);
+        if (g) gtid ??= g[1];
+        const m = found ? null : COORD_RE.exec(line);
+        if (m) found = { file: m[1] as string, pos: Number(m[2]), line: lineNo };
+        if (/^\s*(INSERT INTO|CREATE TABLE)\b/i.test(line)) {
+          dataStarted = true;
+          break;
+        }
+      }
+      if (dataStarted || seen > MAX_HEAD_BYTES) break;
+    }
+  } catch (err) {
+    const why = gz ? 'is not a readable gzip file' : 'cannot be read';
+    throw new OnedumpError(`the dump file ${path} ${why} (${(err as Error).message}).`, { cause: err });
+  } finally {
+    raw.destroy();
+    text.destroy();
+  }
+  if (!found && carry && COORD_RE.test(carry)) {
+    const m = COORD_RE.exec(carry) as RegExpExecArray;
+    found = { file: m[1] as string, pos: Number(m[2]), line: lineNo + 1 };
+  }
+  if (!found) {
+    throw new UsageError(
+      `the dump file ${path} records no binlog coordinates (no CHANGE MASTER TO MASTER_LOG_FILE… or CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE… line in its header); make dumps with --master-data=2 (MySQL 8.0.26+: --source-data=2), or give --start-binlog and --start-position.`,
+    );
+  }
+  if (gtid !== undefined) found.gtid = gtid;
+  return found;
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `the dump file ${path} does not exist.` : `the dump file ${path} cannot be opened (${code}).`);
+  }
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}

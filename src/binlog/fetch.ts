@@ -1,0 +1,55 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { storageFromUrl } from '../storage/registry.js';
+import { OnedumpError } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { splitBinlogName } from './files.js';
+
+export interface FetchResult {
+  downloaded: string[];
+  skipped: string[];
+}
+
+/**
+ * Copies the binlog files (prefix.NNNNNN) under a storage URL into a local folder, skipping files already present
+ * with the same size. Each file is written as name.partial and renamed when complete.
+ */
+export async function fetchBinlogs(url: string, dir: string, log: Logger = silentLogger): Promise<FetchResult> {
+  const folderUrl = url.endsWith('/') ? url : `${url}/`;
+  const { storage, key } = storageFromUrl(folderUrl, { log });
+  const prefix = key && !key.endsWith('/') ? `${key}/` : key;
+  await mkdir(dir, { recursive: true });
+  const result: FetchResult = { downloaded: [], skipped: [] };
+  try {
+    const wanted: Array<{ key: string; name: string; size: number }> = [];
+    for await (const o of storage.list(prefix)) {
+      const name = o.key.slice(prefix.length);
+      if (!name || name.includes('/') || !splitBinlogName(name)) continue;
+      wanted.push({ key: o.key, name, size: o.size });
+    }
+    if (wanted.length === 0) throw new OnedumpError(`no binlog files (name.NNNNNN) were found at ${storage.describe(prefix)}.`);
+    for (const w of wanted) {
+      const dest = join(dir, w.name);
+      const have = await stat(dest).catch(() => undefined);
+      if (have?.size === w.size) {
+        result.skipped.push(w.name);
+        continue;
+      }
+      const partial = `${dest}.partial`;
+      try {
+        await pipeline(await storage.get(w.key), createWriteStream(partial));
+        await rename(partial, dest);
+      } catch (err) {
+        await rm(partial, { force: true });
+        throw new OnedumpError(`cannot download ${storage.describe(w.key)}: ${(err as Error).message}.`, { cause: err });
+      }
+      log.info({ file: w.name, bytes: w.size }, 'downloaded binlog');
+      result.downloaded.push(w.name);
+    }
+  } finally {
+    await storage.close?.();
+  }
+  return result;
+}

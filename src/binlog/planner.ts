@@ -1,0 +1,151 @@
+import { stat } from 'node:fs/promises';
+import { OnedumpError, UsageError } from '../util/errors.js';
+import { formatLocal } from './datetime.js';
+import { binlogsFrom, type BinlogFileRef } from './files.js';
+import { readBinlog } from './reader.js';
+
+export interface StopPosition {
+  /** The binlog the position is in; without it, the last binlog of the folder (as mysqlbinlog applies --stop-position to the last file). */
+  file?: string;
+  pos: number;
+}
+
+export interface PlanInput {
+  dir: string;
+  startFile: string;
+  /** Defaults to 4, the first event after the magic number. */
+  startPos?: number;
+  /** Epoch seconds; replay stops before the first event whose timestamp is at or after it (mysqlbinlog's rule). */
+  stopDatetime?: number;
+  stopPosition?: StopPosition;
+  verifyChecksums?: boolean;
+}
+
+export interface PlannedFile {
+  name: string;
+  path: string;
+  /** --start-position for this file (only the first file has one other than 4). */
+  start: number;
+  /** --stop-position for this file (exclusive), when replay stops inside it. */
+  stop?: number;
+}
+
+export interface EventRef {
+  file: string;
+  pos: number;
+  timestamp: number;
+  type: string;
+}
+
+export interface ReplayPlan {
+  /** The files to replay in order; empty when there is nothing to replay. */
+  files: PlannedFile[];
+  start: { file: string; pos: number };
+  /** Where replay stops (the first event not replayed), or undefined to replay to the end of the last file. */
+  stop?: EventRef & { reason: 'datetime' | 'position' };
+  /** Events that will be replayed, and the first and last of them. */
+  events: number;
+  first?: EventRef;
+  last?: EventRef;
+  /** Sentences for the user (e.g. "the stop time is after the last event; replaying everything"). */
+  notes: string[];
+}
+
+/**
+ * Plans a point-in-time replay: reads every binlog from the start position on (verifying checksums, so a corrupt or
+ * truncated file fails before anything is applied) and finds the stop position. mysqlbinlog --stop-datetime stops at
+ * the first event, in file order and counting every event type, whose header timestamp is at or after the stop time;
+ * this does the same, so passing the resulting --stop-position replays exactly what --stop-datetime would. The GTID
+ * (MariaDB) or commit event of a transaction carries its commit time while the inner events carry statement times, so
+ * a transaction that committed at or after the stop time is left out whole.
+ */
+export async function planReplay(input: PlanInput): Promise<ReplayPlan> {
+  const startPos = input.startPos ?? 4;
+  if (!Number.isInteger(startPos) || startPos < 4) throw new UsageError(`the start position must be a whole number of at least 4 (got ${input.startPos}).`);
+  let files = await binlogsFrom(input.dir, input.startFile);
+  const stopPos = input.stopPosition;
+  let stopFile: BinlogFileRef | undefined;
+  if (stopPos) {
+    if (!Number.isInteger(stopPos.pos) || stopPos.pos < 4) throw new UsageError(`the stop position must be a whole number of at least 4 (got ${stopPos.pos}).`);
+    if (stopPos.file) {
+      const i = files.findIndex((f) => f.name === stopPos.file);
+      if (i < 0) throw new UsageError(`the stop binlog ${stopPos.file} is not among the binlogs from ${input.startFile} on in ${input.dir}.`);
+      files = files.slice(0, i + 1);
+    }
+    stopFile = files[files.length - 1];
+    if (stopFile === files[0] && stopPos.pos < startPos) {
+      throw new UsageError(`the stop position ${stopPos.pos} is before the start position ${startPos} in ${input.startFile}.`);
+    }
+  }
+  const plan: ReplayPlan = { files: [], start: { file: input.startFile, pos: startPos }, events: 0, notes: [] };
+  const T = input.stopDatetime;
+  outer: for (let i = 0; i < files.length; i++) {
+    const f = files[i] as BinlogFileRef;
+    const from = i === 0 ? startPos : 4;
+    const planned: PlannedFile = { name: f.name, path: f.path, start: from };
+    const posLimit = f === stopFile ? stopPos?.pos : undefined;
+    let stopped: (EventRef & { reason: 'datetime' | 'position' }) | undefined;
+    for await (const ev of readBinlog(f.path, { start: from, verifyChecksums: input.verifyChecksums ?? true })) {
+      const ref: EventRef = { file: f.name, pos: ev.pos, timestamp: ev.timestamp, type: ev.typeName };
+      if (posLimit !== undefined && ev.pos >= posLimit) {
+        if (ev.pos !== posLimit) {
+          throw new UsageError(`the stop position ${posLimit} is not an event boundary in ${f.name} (events start at ${plan.last?.pos ?? from} and ${ev.pos}).`);
+        }
+        stopped = { ...ref, reason: 'position' };
+        break;
+      }
+      if (T !== undefined && ev.timestamp >= T) {
+        stopped = { ...ref, reason: 'datetime' };
+        break;
+      }
+      plan.events++;
+      plan.first ??= ref;
+      plan.last = ref;
+    }
+    if (!stopped && posLimit !== undefined) {
+      const size = (await stat(f.path)).size;
+      if (posLimit > size) throw new UsageError(`the stop position ${posLimit} is past the end of ${f.name} (${size} bytes).`);
+      stopped = { file: f.name, pos: posLimit, timestamp: plan.last?.timestamp ?? 0, type: 'end of file', reason: 'position' };
+    }
+    if (stopped) {
+      plan.stop = stopped;
+      // A stop at a file's first event means that file contributes nothing.
+      if (stopped.pos > from) plan.files.push({ ...planned, stop: stopped.pos });
+      break outer;
+    }
+    plan.files.push(planned);
+  }
+  if (T !== undefined && plan.stop?.reason === 'datetime' && plan.events === 0) {
+    const s = plan.stop;
+    throw new OnedumpError(
+      `the stop time ${formatLocal(T)} is not after the first event to replay (${s.file} at ${s.pos}, ${formatLocal(s.timestamp)}); the starting point is already past that time, so use an older dump.`,
+    );
+  }
+  if (T !== undefined && !plan.stop) {
+    const where = plan.last ? ` (${plan.last.file} at ${plan.last.pos}, ${formatLocal(plan.last.timestamp)})` : '';
+    plan.notes.push(`the stop time ${formatLocal(T)} is after the last event${where}; replaying everything.`);
+  }
+  if (plan.files.length === 0) plan.notes.push('there is nothing to replay: the start and stop positions are the same.');
+  return plan;
+}
+
+/**
+ * mysqlbinlog invocations for a plan: at most 10 files each (the Go tool's limit, which keeps the argument list
+ * short), --start-position on the first file and --stop-position on the last, since mysqlbinlog applies those
+ * options to the first and last file it is given.
+ */
+export function mysqlbinlogRuns(plan: ReplayPlan, maxFiles = 10): string[][] {
+  const runs: string[][] = [];
+  const files = plan.files;
+  for (let i = 0; i < files.length; i += maxFiles) {
+    const chunk = files.slice(i, i + maxFiles);
+    const args: string[] = [];
+    const first = chunk[0] as PlannedFile;
+    const last = chunk[chunk.length - 1] as PlannedFile;
+    if (i === 0 && first.start > 4) args.push(`--start-position=${first.start}`);
+    if (i + maxFiles >= files.length && last.stop !== undefined) args.push(`--stop-position=${last.stop}`);
+    args.push(...chunk.map((f) => f.path));
+    runs.push(args);
+  }
+  return runs;
+}

@@ -1,0 +1,279 @@
+import type { SlowEntry } from './entry.js';
+import { parseLogTime } from './time.js';
+
+export interface ParseSink {
+  entry(entry: SlowEntry): void;
+  /** A malformed or truncated entry, or a run of lines that belong to no entry. */
+  skipped(): void;
+}
+
+type State = 'outside' | 'header' | 'query' | 'startup';
+
+/**
+ * Line-at-a-time state machine for MySQL 5.x/8.x and MariaDB slow logs.
+ *
+ * An entry is a block of `# …` header lines, then `use db;` / `SET timestamp=…;` lines, then the
+ * statement (any number of lines). A new entry starts at `# Time:` or `# User@Host:`, and also at
+ * any other `# Key: value` header line seen after statement text: pt-query-digest only splits
+ * entries at `;\n#`, so a statement cut short by a crash, or a blank line between entries, glues two
+ * entries together there; here it does not. Server start-up banners (`…mysqld, Version: … started
+ * with:` and MariaDB's `…mariadbd, Version: …`) end the current entry and are dropped.
+ */
+export class SlowLogParser {
+  private state: State = 'outside';
+  private entry: SlowEntry | undefined;
+  private hasMetrics = false;
+  private queryLines: string[] = [];
+  private metaSetLines: string[] = [];
+  /** MySQL writes `use db;` only when the database differs from the last one it logged. */
+  private lastDb = '';
+  private lastTimeMicros = NaN;
+  private strayLines = false;
+  private accounts = new Map<string, Account>();
+
+  constructor(private readonly sink: ParseSink) {}
+
+  line(line: string): void {
+    const first = line.charCodeAt(0);
+    if (first === 0x23 /* # */) {
+      this.headerLine(line);
+      return;
+    }
+    if (this.state === 'startup') {
+      if (STARTUP_CONTINUATION.test(line)) return;
+      this.state = 'outside';
+    }
+    if (isStartupBanner(line)) {
+      this.finish();
+      this.state = 'startup';
+      return;
+    }
+    switch (this.state) {
+      case 'query':
+        this.queryLines.push(line);
+        return;
+      case 'header':
+        this.headerStatementLine(line);
+        return;
+      default:
+        if (line.trim() !== '' && !this.strayLines) {
+          this.strayLines = true;
+          this.sink.skipped();
+        }
+    }
+  }
+
+  /** Call once at end of input. */
+  end(): void {
+    this.finish();
+  }
+
+  private headerLine(line: string): void {
+    if (line.startsWith('# Time:')) {
+      if (this.state !== 'header' || this.entry!.time !== '' || this.entry!.user !== '' || this.hasMetrics) {
+        this.finish();
+        this.begin();
+      }
+      const entry = this.entry!;
+      entry.time = line.slice(7).trim();
+      entry.timeMicros = parseLogTime(entry.time);
+      return;
+    }
+    if (line.startsWith('# User@Host:')) {
+      if (this.state !== 'header' || this.entry!.user !== '' || this.hasMetrics) {
+        this.finish();
+        this.begin();
+      }
+      this.userHost(line);
+      return;
+    }
+    if (this.state === 'header') {
+      if (line.startsWith('# Query_time:')) {
+        this.metrics(line);
+      } else if (line.startsWith('# administrator command:')) {
+        this.queryLines.push(line.slice(2));
+        this.state = 'query';
+      } else if (ATTRIBUTE_LINE.test(line)) {
+        this.attributes(line);
+      }
+      return;
+    }
+    if (this.state === 'query') {
+      // A `# Key: value` header line after statement text means the previous entry was cut short.
+      if (ATTRIBUTE_LINE.test(line) && !line.startsWith('# administrator command:')) {
+        this.finish();
+        this.begin();
+        this.headerLine(line);
+        return;
+      }
+      this.queryLines.push(line);
+      return;
+    }
+    if (this.state === 'startup') this.state = 'outside';
+    if (ATTRIBUTE_LINE.test(line)) {
+      // A header without Time/User@Host lines (a log that starts mid-entry): take what is there.
+      this.begin();
+      this.headerLine(line);
+    } else if (!this.strayLines && line.trim() !== '#') {
+      this.strayLines = true;
+      this.sink.skipped();
+    }
+  }
+
+  private headerStatementLine(line: string): void {
+    const first = line.charCodeAt(0) | 0x20;
+    if (first === 0x75 /* u */ && USE_LINE.test(line)) {
+      const db = USE_LINE.exec(line)![1]!.replace(/`/g, '');
+      this.lastDb = db;
+      this.entry!.db = db;
+      return;
+    }
+    if (first === 0x73 /* s */ && META_SET_LINE.test(line)) {
+      const ts = TIMESTAMP_ASSIGNMENT.exec(line);
+      if (ts && !Number.isFinite(this.entry!.timeMicros)) this.entry!.timeMicros = Math.round(Number(ts[1]) * 1e6);
+      this.metaSetLines.push(line);
+      return;
+    }
+    if (line.trim() === '') return;
+    this.queryLines.push(line);
+    this.state = 'query';
+  }
+
+  private begin(): void {
+    this.entry = {
+      time: '',
+      timeMicros: NaN,
+      user: '',
+      userName: '',
+      hostIp: '',
+      host: '',
+      db: this.lastDb,
+      queryTime: 0,
+      lockTime: 0,
+      rowsSent: 0,
+      rowsExamined: 0,
+      attributeLines: [],
+      connectionId: 0,
+      query: '',
+    };
+    this.hasMetrics = false;
+    this.queryLines = [];
+    this.metaSetLines = [];
+    this.state = 'header';
+    this.strayLines = false;
+  }
+
+  private finish(): void {
+    const entry = this.entry;
+    if (entry === undefined) return;
+    this.entry = undefined;
+    this.state = 'outside';
+    this.strayLines = false;
+    let query = joinQuery(this.queryLines);
+    // The server always writes one `SET timestamp=` line; a second one is the statement itself.
+    if (query === '' && this.metaSetLines.length > 1) query = this.metaSetLines[this.metaSetLines.length - 1]!.trim();
+    if (query.endsWith(';')) query = query.slice(0, -1).trimEnd();
+    if (!this.hasMetrics || query === '') {
+      this.sink.skipped();
+      return;
+    }
+    entry.query = query;
+    if (!Number.isFinite(entry.timeMicros)) entry.timeMicros = this.lastTimeMicros;
+    else this.lastTimeMicros = entry.timeMicros;
+    this.sink.entry(entry);
+  }
+
+  private userHost(line: string): void {
+    const entry = this.entry!;
+    // The same account and host come back on most lines; only the connection Id differs.
+    const idAt = line.lastIndexOf('Id:');
+    const key = idAt > 0 ? line.slice(0, idAt) : line;
+    let known = this.accounts.get(key);
+    if (known === undefined) {
+      if (this.accounts.size > 10_000) this.accounts.clear();
+      known = parseUserHost(key);
+      this.accounts.set(detach(key), known);
+    }
+    entry.user = known.user;
+    entry.userName = known.userName;
+    entry.hostIp = known.hostIp;
+    entry.host = known.host;
+    if (idAt > 0) entry.connectionId = parseInt(line.slice(idAt + 3), 10) || 0;
+  }
+
+  private metrics(line: string): void {
+    const entry = this.entry!;
+    const queryTime = numberAfter(line, 'Query_time:');
+    if (Number.isNaN(queryTime)) return;
+    entry.queryTime = queryTime;
+    entry.lockTime = numberAfter(line, 'Lock_time:') || 0;
+    entry.rowsSent = numberAfter(line, 'Rows_sent:') || 0;
+    entry.rowsExamined = numberAfter(line, 'Rows_examined:') || 0;
+    entry.attributeLines.push(line);
+    this.hasMetrics = true;
+  }
+
+  private attributes(line: string): void {
+    const entry = this.entry!;
+    entry.attributeLines.push(line);
+    // MariaDB: `# Thread_id: 8  Schema: shop  QC_hit: No`
+    const schema = SCHEMA.exec(line);
+    if (schema) {
+      entry.db = schema[1]!;
+      this.lastDb = schema[1]!;
+    }
+  }
+}
+
+interface Account {
+  user: string;
+  userName: string;
+  hostIp: string;
+  host: string;
+}
+
+function parseUserHost(line: string): Account {
+  const go = GO_USER_HOST.exec(line);
+  const account = ACCOUNT.exec(line);
+  const user = go ? go[1]! : account ? account[1]!.trim() : '';
+  const hostIp = go ? go[2]! : '';
+  const at = HOST_AND_IP.exec(line);
+  return {
+    user: detach(user),
+    userName: detach(account ? account[1]!.trim() : user.replace(/\[.*$/, '')),
+    hostIp: detach(hostIp),
+    host: detach(at ? at[1] || at[2]! : hostIp),
+  };
+}
+
+/** A copy sharing no memory with the read chunk the line was sliced from (see aggregate.ts). */
+function detach(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+const ATTRIBUTE_LINE = /^# +[A-Z][A-Za-z_]+: \S/;
+const STARTUP_CONTINUATION = /^(?:T[cC][pP] [pP]ort:|Time\s+Id\s+Command)/;
+const USE_LINE = /^use\s+([^;\s]+)\s*;?\s*$/i;
+const META_SET_LINE = /^SET\s+(?:(?:last_insert_id|insert_id|timestamp)\s*=\s*[\d.]+\s*,?\s*)+;?\s*$/i;
+const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
+const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
+const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
+const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
+const SCHEMA = /Schema: (\S+)/;
+
+function isStartupBanner(line: string): boolean {
+  return line.includes(', Version: ') && /^\S.*, Version: .*(?:started with:|embedded library)\s*$/.test(line);
+}
+
+/** The number that follows `key` in a header line, or NaN. */
+export function numberAfter(line: string, key: string): number {
+  const at = line.indexOf(key);
+  if (at < 0) return NaN;
+  return parseFloat(line.slice(at + key.length, at + key.length + 32));
+}
+
+function joinQuery(lines: string[]): string {
+  if (lines.length === 0) return '';
+  if (lines.length === 1) return lines[0]!.trim();
+  return lines.join('\n').trim();
+}

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/util/errors.js';
+import { encryptSecret } from '../../src/config/secrets.js';
+import { redactText } from '../../src/util/redact.js';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'go-configs');
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, 'jobs.yml', env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(2);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const job = (extra = '') => `
+jobs:
+  - name: app
+    dbdriver: mysqldump
+    dbdsn: root:pw@tcp(127.0.0.1:3306)/app
+${extra}
+    storage:
+      local:
+        - path: /tmp/app.sql
+`;
+
+describe('config loading', () => {
+  it.each(readdirSync(FIXTURES))('accepts the Go tool example %s unchanged', async (file) => {
+    const loaded = await loadConfig(join(FIXTURES, file));
+    expect(loaded.config.jobs.length).toBeGreaterThan(0);
+    expect(loaded.config.maxjobs).toBe(10);
+  });
+
+  it('applies defaults and keeps Go keys', () => {
+    const { config, dsns } = parseConfigText(job('    gzip: true\n    options: [--skip-add-drop-table]'), 'x.yml', {});
+    expect(config.jobs[0]).toMatchObject({ gzip: true, unique: false, options: ['--skip-add-drop-table'] });
+    expect(config.mode).toBe('parallel');
+    expect(dsns.get('app')).toMatchObject({ host: '127.0.0.1', password: 'pw' });
+  });
+
+  it('interpolates ${VAR}, ${VAR:-default}, VAR_FILE and re-types whole placeholders', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-cfg-'));
+    writeFileSync(join(dir, 'pw'), 'from-file\n');
+    const text = `maxjobs: \${MAXJOBS}\njobs:\n  - name: \${NAME:-dflt}\n    dbdriver: mysqldump\n    dbdsn: root:\${DB_PASS}@tcp(h:1)/d\n    gzip: \${GZ}\n    storage: { local: [{ path: "/b/$$HOME/x.sql" }] }\n`;
+    const { config } = parseConfigText(text, 'x.yml', { MAXJOBS: '3', DB_PASS_FILE: join(dir, 'pw'), GZ: 'true' });
+    expect(config.maxjobs).toBe(3);
+    expect(config.jobs[0]).toMatchObject({ name: 'dflt', dbdsn: 'root:from-file@tcp(h:1)/d', gzip: true });
+    expect((config.jobs[0]!.storage.local as Array<{ path: string }>)[0]!.path).toBe('/b/$HOME/x.sql');
+    // the secret from the file is now masked everywhere
+    expect(redactText('the value is from-file')).toBe('the value is ***');
+  });
+
+  it('decrypts enc: values with the configured key', () => {
+    const enc = encryptSecret('root:topsecret@tcp(db:3306)/app', 'key-material');
+    const { config } = parseConfigText(job().replace('root:pw@tcp(127.0.0.1:3306)/app', enc), 'x.yml', { ONEDUMP_SECRET_KEY: 'key-material' });
+    expect(config.jobs[0]!.dbdsn).toBe('root:topsecret@tcp(db:3306)/app');
+    expect(problemsOf(job().replace('root:pw@tcp(127.0.0.1:3306)/app', enc), { ONEDUMP_SECRET_KEY: 'other' })).toEqual([
+      'jobs[0].dbdsn: the encrypted value does not decrypt with this key (wrong ONEDUMP_SECRET_KEY or a damaged value)',
+    ]);
+  });
+
+  it('reports malformed YAML with line and column', () => {
+    expect(problemsOf('jobs:\n  - name: a\n   dbdriver: x\n')).toEqual([expect.stringMatching(/^line 3, column \d+: .*\(YAML syntax\)$/)]);
+    expect(problemsOf('jobs: [\n')).toEqual([expect.stringMatching(/^line \d+, column \d+: /)]);
+  });
+
+  it('lists every problem at once, with paths and a did-you-mean hint', () => {
+    const problems = problemsOf(`
+maxjobs: 0
+jobs:
+  - name: a
+    dbdriver: mysqll
+    dbdsn: root@tcp(h:1)/d
+    gzp: true
+    storage:
+      s3: [{ bucket: b, regoin: x }]
+  - name: b
+    dbdriver: mysqldump
+    dbdsn: not a dsn
+    storage: { local: [{ path: /x }] }
+`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'maxjobs: must be at least 1',
+        'jobs[0].dbdriver: must be one of "mysql", "mysqldump", "postgresql", "pgdump"',
+        'jobs[0].gzp: unknown key (did you mean "gzip"?)',
+        'jobs[0].storage.s3[0].key: required',
+        'jobs[0].storage.s3[0].regoin: unknown key (did you mean "region"?)',
+        expect.stringMatching(/^jobs\[1\]\.dbdsn: the DSN has no "\/"/),
+      ]),
+    );
+    expect(problems).toHaveLength(6);
+  });
+
+  it.each([
+    ['a missing required field', job().replace(/ {4}dbdsn: .*\n/, ''), 'jobs[0].dbdsn: required'],
+    ['a wrong type', job('    gzip: "yes"'), 'jobs[0].gzip: expected boolean, got a string'],
+    ['an unknown driver', job().replace('mysqldump', 'oracle'), 'jobs[0].dbdriver: must be one of "mysql", "mysqldump", "postgresql", "pgdump"'],
+    ['an empty jobs list', 'jobs: []\n', 'jobs: at least one job is required'],
+    ['no jobs key', 'maxjobs: 2\n', 'jobs: required'],
+    ['maxjobs: 0', `maxjobs: 0\n${job()}`, 'maxjobs: must be at least 1'],
+    ['an unresolvable variable', job().replace('pw@', '${NOPE}@'), 'jobs[0].dbdsn: environment variable NOPE is not set (set it, set NOPE_FILE to a file holding it, or write ${NOPE:-default})'],
+    ['a DSN that does not parse', job().replace('root:pw@tcp(127.0.0.1:3306)/app', 'root:pw@tcp(127.0.0.1:3306'), 'jobs[0].dbdsn: the DSN has no "/" before the database name (expected [user[:password]@]tcp(host:port)/dbname)'],
+    ['a postgres DSN for a mysql driver', job().replace('root:pw@tcp(127.0.0.1:3306)/app', 'postgres://u@h/db'), 'jobs[0].dbdsn: is a postgres DSN but dbdriver is mysqldump'],
+    ['duplicate job names', `jobs:\n${[1, 2].map(() => job().split('jobs:\n')[1]).join('')}`, 'jobs[1].name: duplicate job name "app" (also jobs[0])'],
+    ['incomplete SSH settings', job('    sshhost: h'), 'jobs[0]: sshhost, sshuser and sshkey go together (sshuser, sshkey missing)'],
+    ['a bad schedule', job('    schedule: every day'), 'jobs[0].schedule: "every day" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h'],
+    ['a bad time zone', job('    schedule: 0 3 * * *\n    timezone: Mars/Olympus'), 'jobs[0].timezone: "Mars/Olympus" is not an IANA time zone (e.g. UTC, Europe/Berlin)'],
+    ['a job without storage', job().replace(/ {4}storage:[\s\S]*/, '    storage: {}\n'), 'jobs[0].storage: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])'],
+    ['an empty file', '', 'the config file is empty (it needs at least a jobs: list)'],
+    ['a list at the top', '- a\n- b\n', 'the config must be a YAML mapping with a jobs: list at the top level'],
+  ])('rejects %s with one clear sentence', (_what, text, expected) => {
+    expect(problemsOf(text)).toEqual([expected]);
+  });
+
+  it('says clearly when the file is missing, a folder, or unreadable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-cfg-'));
+    await expect(loadConfig(join(dir, 'nope.yml'))).rejects.toThrow(/nope\.yml: the config file does not exist/);
+    await expect(loadConfig(dir)).rejects.toThrow(/is a folder, not a config file/);
+    const f = join(dir, 'locked.yml');
+    writeFileSync(f, job());
+    chmodSync(f, 0o000);
+    if (process.getuid?.() !== 0) await expect(loadConfig(f)).rejects.toThrow(/not readable/);
+    else await expect(loadConfig(f)).resolves.toBeTruthy(); // root reads any file
+  });
+
+  it('never echoes a secret-typed value in a problem', () => {
+    const problems = problemsOf(job('    sshhost: h\n    sshuser: u\n    sshkey: 12345'));
+    expect(problems.join('\n')).not.toContain('12345');
+  });
+});

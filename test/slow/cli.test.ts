@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, runCli, tempDir } from './helpers.js';
+
+const short = join(FIXTURES, 'short/slowlog_mysql.log');
+
+describe('onedump slow (commander)', () => {
+  it('prints the JSON report for a positional path and for the Go-tool -f form alike', async () => {
+    const a = await runCli([short, '--format', 'json']);
+    const b = await runCli(['-f', short, '--format', 'json']);
+    expect(a.exitCode).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const doc = JSON.parse(a.stdout);
+    expect(doc).toMatchObject({ ok: true, error: '', entries: 4, groups: 3, skipped: 0 });
+    // Default sort is by the slowest single run, as the Go tool sorted.
+    expect(doc.results.map((r: { query_time_max: number }) => r.query_time_max)).toEqual([9.123456, 7.890123, 3.456789]);
+  });
+
+  it('--json forces JSON; -l limits; --sort count ranks by count', async () => {
+    const { stdout } = await runCli(['--json', short, '-l', '1', '--sort', 'count']);
+    const doc = JSON.parse(stdout);
+    expect(doc.results).toHaveLength(1);
+    expect(doc.results[0].count).toBe(2);
+  });
+
+  it('-m false keeps literal values in the sample, the default masks them', async () => {
+    const masked = JSON.parse((await runCli([short, '--json', '--sort', 'count', '-l', '1'])).stdout);
+    const raw = JSON.parse((await runCli([short, '--json', '--sort', 'count', '-l', '1', '-m', 'false'])).stdout);
+    expect(masked.results[0].query).toMatch(/> \?$/);
+    expect(raw.results[0].query).toMatch(/> 10$/);
+  });
+
+  it('prints a table with a header line when asked', async () => {
+    const { stdout, exitCode } = await runCli([short, '--format', 'table']);
+    expect(exitCode).toBe(0);
+    expect(stdout.split('\n')[0]).toMatch(/^# 4 entries, 3 groups, 0 skipped; 2023-10-15T12:34:56\.123456Z .. 2023-10-15T12:36:05\.987654Z; total query time 20\.47s$/);
+    expect(stdout).toMatch(/rank\s+id\s+count\s+total/);
+  });
+
+  it('exits 1 with {"ok":false} JSON for a missing file', async () => {
+    const { stdout, exitCode } = await runCli([join(tempDir(), 'missing.log'), '--json']);
+    expect(exitCode).toBe(1);
+    const doc = JSON.parse(stdout);
+    expect(doc.ok).toBe(false);
+    expect(doc.error).toMatch(/^Cannot read .*missing\.log: no such file or folder; check the path/);
+  });
+
+  it('exits 2 for an unknown --sort value or no path at all', async () => {
+    const bad = await runCli([short, '--sort', 'fastest', '--json']);
+    expect(bad.exitCode).toBe(2);
+    expect(JSON.parse(bad.stdout).ok).toBe(false);
+    const none = await runCli(['--json']);
+    expect(none.exitCode).toBe(2);
+  });
+});
