@@ -58,6 +58,10 @@ describe('sftp storage', () => {
     expect(statSync(remote).mode & 0o777).toBe(0o600);
     expect(existsSync(remote + '.partial')).toBe(false);
     await st.close?.();
+    // maxattempts bounds the retries of the registry's wrapper and of the resume; 0 or unset is unlimited, as in Go.
+    expect(storageFromUrl(`sftp://u@127.0.0.1:${sshd.port}/x/y.sql?sshkey=${encodeURIComponent(sshd.keyPath)}&maxattempts=3`, { log: silentLogger }).storage.retryPolicy?.attempts).toBe(3);
+    expect((sftpBackend.fromConfig({ ...opts, maxattempts: 0 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(Infinity);
+    expect((sftpBackend.fromConfig({ ...opts, maxattempts: 5 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(5);
     // sshport wins over a port in sshhost; the Go form host without port means 22.
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com', sshport: undefined })).toBe(`sftp://${sshd.user}@db.example.com${remote}`);
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com:2222', sshport: 2200 })).toBe(`sftp://${sshd.user}@db.example.com:2200${remote}`);
