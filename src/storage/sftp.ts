@@ -198,10 +198,14 @@ export class SftpStorage implements Storage {
     };
     const waitForEvent = () => new Promise<void>((r) => (wake = r));
 
+    const hooked = new Set<Conn>();
     const openPartial = async (flags: 'w' | 'r+') => {
       conn = await this.connection();
       // A connection that dies wakes the writer, which would otherwise wait for acknowledgements that never come.
-      conn.session.client.once('close', notify);
+      if (!hooked.has(conn)) {
+        hooked.add(conn);
+        conn.session.client.once('close', notify);
+      }
       await this.mkdirs(conn.sftp, posix.dirname(finalPath));
       try {
         handle = await call<Buffer>((cb) => conn.sftp.open(partial, flags, { mode: 0o600 }, cb));
@@ -350,6 +354,9 @@ export class SftpStorage implements Storage {
         if (!opts.resume && !conn.dead) await call<void>((cb) => conn.sftp.unlink(partial, (x) => cb(x, undefined))).catch(() => undefined);
       }
       throw e instanceof Error && !(e instanceof OnedumpError) && !signal?.aborted ? this.fail(e, 'upload', finalPath) : e;
+    } finally {
+      // The connection outlives this upload (sync sends many files over one): leave no listener behind.
+      for (const c of hooked) c.session.client.off('close', notify);
     }
   }
 

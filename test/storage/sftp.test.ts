@@ -214,3 +214,22 @@ describe('sftp storage', () => {
     expect(readFileSync(join(dir, 'other-app.sql'), 'utf8')).toBe('not ours');
   });
 });
+
+describe('sftp storage over one connection', () => {
+  it('sends many files over one connection without piling up listeners', { timeout: 60_000 }, async () => {
+    const st = storage();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 25; i++) await st.put(`many/f${i}.txt`, Readable.from([Buffer.from(`file ${i}`)]));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const keys: string[] = [];
+    for await (const o of st.list('many/')) keys.push(o.key);
+    expect(keys.length).toBe(25);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+    await st.close();
+  });
+});
