@@ -5,7 +5,7 @@
  * Usage: bench/upload.sh [SIZE_MIB] [RUNS]   (default 1024 MiB, 2 runs each; the best run counts)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -18,42 +18,68 @@ const sizeMiB = Number(process.argv[2] ?? 1024);
 const runs = Number(process.argv[3] ?? 2);
 const bytes = sizeMiB * 1024 * 1024;
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/** Runs a peer tool under /usr/bin/time; resolves with the CPU seconds (user + system) it used. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const timing = join(work, 'time.txt');
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const p = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timing, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`))));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`));
+      const [u, sys] = readFileSync(timing, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+      resolve((u ?? 0) + (sys ?? 0));
+    });
   });
 }
 
+interface Score {
+  /** Median over the runs (the headline: one lucky run on a shared machine says little). */
+  mbs: number;
+  best: number;
+  /** Least client CPU seconds per GB over the runs: what the tool costs, whatever else the machine is doing. */
+  cpuPerGB: number;
+}
+
 /**
- * Runs the contenders in turns (A, B, C, A, B, C, …) so a burst of load on this shared machine hits them alike; the
- * best run of each counts.
+ * Runs the contenders in turns (A, B, C, A, B, C, …) so a burst of load on this shared machine hits them alike;
+ * reports the median and the best run of each.
  */
-async function interleaved(contenders: Record<string, (run: number) => Promise<void>>): Promise<Record<string, number>> {
-  const top: Record<string, number> = {};
+async function interleaved(contenders: Record<string, (run: number) => Promise<number>>): Promise<Record<string, Score>> {
+  const all: Record<string, { mbs: number[]; cpu: number[] }> = {};
   for (let i = 0; i < runs; i++) {
     for (const [label, fn] of Object.entries(contenders)) {
       const t0 = process.hrtime.bigint();
-      await fn(i);
+      const cpu = await fn(i);
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       const mbs = bytes / 1e6 / s;
-      process.stderr.write(`  ${label} run ${i + 1}: ${mbs.toFixed(1)} MB/s (${s.toFixed(2)} s)\n`);
-      top[label] = Math.max(top[label] ?? 0, mbs);
+      const cpuPerGB = cpu / (bytes / 1e9);
+      process.stderr.write(`  ${label} run ${i + 1}: ${mbs.toFixed(1)} MB/s (${s.toFixed(2)} s), client CPU ${cpuPerGB.toFixed(2)} s/GB\n`);
+      const a = (all[label] ??= { mbs: [], cpu: [] });
+      a.mbs.push(mbs);
+      a.cpu.push(cpuPerGB);
     }
   }
-  return top;
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((x, y) => x - y);
+    const m = Math.floor(v.length / 2);
+    return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+  };
+  return Object.fromEntries(Object.entries(all).map(([k, a]) => [k, { mbs: median(a.mbs), best: Math.max(...a.mbs), cpuPerGB: Math.min(...a.cpu) }]));
 }
 
-async function ours(url: string): Promise<void> {
+/** One upload with onedump's storage in this process; resolves with the CPU seconds it used. */
+async function ours(url: string): Promise<number> {
+  const c0 = process.cpuUsage();
   const { storage, key } = storageFromUrl(url, { log: silentLogger });
   try {
     await storage.put(key, createReadStream(file, { highWaterMark: 1 << 20 }), { size: bytes });
   } finally {
     await storage.close?.();
   }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'onedump-bench-'));
@@ -71,7 +97,7 @@ const fileSha = createHash('sha256');
 for await (const c of createReadStream(file)) fileSha.update(c as Buffer);
 const wantSha = fileSha.digest('hex');
 
-const results: { target: string; ours: number; peer: string; peerMbs: number }[] = [];
+const results: { target: string; ours: Score; peer: string; peerScore: Score }[] = [];
 const sshd = await startSshd();
 const s3 = await startS3(['bench']);
 const stopServers = async () => {
@@ -101,8 +127,8 @@ try {
   const h = createHash('sha256');
   for await (const c of createReadStream(`${remote}/onedump.bin`)) h.update(c as Buffer);
   if (h.digest('hex') !== wantSha) throw new Error('onedump sftp upload differs from the source');
-  results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'sftp -b', peerMbs: sftpPeer });
-  results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'scp', peerMbs: scpPeer });
+  results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'sftp -b', peerScore: sftpPeer });
+  results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'scp', peerScore: scpPeer });
 
   process.stderr.write(`S3, ${sizeMiB} MiB to s3rver on ${s3.endpoint}\n`);
   const rcloneEnv: NodeJS.ProcessEnv = {
@@ -126,15 +152,24 @@ try {
   });
   const rclonePeer = s3Res['rclone copy']!;
   const oursS3 = s3Res['onedump s3']!;
-  results.push({ target: 's3 (s3rver)', ours: oursS3, peer: 'rclone copy', peerMbs: rclonePeer });
+  results.push({ target: 's3 (s3rver)', ours: oursS3, peer: 'rclone copy', peerScore: rclonePeer });
 } finally {
   await stopServers();
 }
 
 const rclone = execFileSync('rclone', ['version']).toString().split('\n')[0];
 const openssh = execFileSync('ssh', ['-V'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() || '';
-process.stdout.write(`\nupload of ${sizeMiB} MiB, best of ${runs} interleaved runs, load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (node ${process.version}; ${rclone}${openssh ? `; ${openssh.trim()}` : ''})\n`);
-process.stdout.write(`${'target'.padEnd(14)} ${'onedump MB/s'.padStart(13)} ${'peer'.padEnd(12)} ${'peer MB/s'.padStart(10)} ${'ratio'.padStart(6)}\n`);
+process.stdout.write(
+  `\nupload of ${sizeMiB} MiB, ${runs} interleaved runs each, load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (node ${process.version}; ${rclone}${openssh ? `; ${openssh.trim()}` : ''})\n`,
+);
+process.stdout.write(
+  `${'target'.padEnd(12)} ${'onedump MB/s'.padStart(18)} ${'peer'.padEnd(12)} ${'peer MB/s'.padStart(18)} ${'ratio (median)'.padStart(14)} ${'ratio (best)'.padStart(12)}  ${'client CPU s/GB onedump'.padStart(23)} ${'peer'.padStart(5)}\n`,
+);
+process.stdout.write(`${''.padEnd(12)} ${'median (best)'.padStart(18)} ${''.padEnd(12)} ${'median (best)'.padStart(18)}\n`);
 for (const r of results) {
-  process.stdout.write(`${r.target.padEnd(14)} ${r.ours.toFixed(1).padStart(13)} ${r.peer.padEnd(12)} ${r.peerMbs.toFixed(1).padStart(10)} ${(r.ours / r.peerMbs).toFixed(2).padStart(5)}x\n`);
+  const o = `${r.ours.mbs.toFixed(1)} (${r.ours.best.toFixed(1)})`;
+  const q = `${r.peerScore.mbs.toFixed(1)} (${r.peerScore.best.toFixed(1)})`;
+  process.stdout.write(
+    `${r.target.padEnd(12)} ${o.padStart(18)} ${r.peer.padEnd(12)} ${q.padStart(18)} ${`${(r.ours.mbs / r.peerScore.mbs).toFixed(2)}x`.padStart(14)} ${`${(r.ours.best / r.peerScore.best).toFixed(2)}x`.padStart(12)}  ${r.ours.cpuPerGB.toFixed(2).padStart(23)} ${r.peerScore.cpuPerGB.toFixed(2).padStart(5)}\n`,
+  );
 }
