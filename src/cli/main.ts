@@ -6,6 +6,8 @@ import { register as registerConfig } from './config.js';
 import { register as registerSlow } from './slow.js';
 import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
+import { register as registerSync } from './sync.js';
+import { register as registerDownload } from './download.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -63,8 +65,8 @@ export function buildProgram(): Command {
     return c;
   };
   stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
-  stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
-  stub('download', 'download every object under a prefix from a storage', 'onedump download');
+  registerSync(program);
+  registerDownload(program);
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(
