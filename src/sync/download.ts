@@ -134,7 +134,7 @@ export async function runDownload(opts: DownloadOptions): Promise<DownloadResult
       const same = await identical(path, o);
       return { key: o.key, rel, path, size: o.size, object: o, action: same ? 'skip' : 'download', reason: same ?? 'missing or different locally' };
     })
-  ).map((r, i) => {
+  ).map((r) => {
     if (r.status === 'rejected') throw r.reason;
     return r.value;
   });
