@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -36,4 +36,12 @@ export function runCli(
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Synchronous form of runCli for tests that prefer it; env values set to undefined are removed. */
+export function runCliSync(args: string[], env: Record<string, string | undefined> = {}): { code: number | null; stdout: string; stderr: string } {
+  const merged: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: ROOT, env: merged, encoding: 'utf8', maxBuffer: 1 << 28 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
 }

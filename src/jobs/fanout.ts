@@ -41,13 +41,19 @@ export class Fanout extends Writable {
 
   private async writeAll(chunk: Buffer): Promise<void> {
     const waits: Promise<unknown>[] = [];
+    const done = new AbortController();
     for (const b of this.live()) {
       if (!b.stream.write(chunk)) {
-        // Resolve on drain, or when the branch dies (close) so a dead destination cannot stall the rest.
-        waits.push(Promise.race([once(b.stream, 'drain'), once(b.stream, 'close')]).catch(() => undefined));
+        // Resolve on drain, or when the branch dies (close) so a dead destination cannot stall the rest. The losing
+        // listener is removed (the signal) so listeners do not pile up over a long dump.
+        const signal = done.signal;
+        waits.push(Promise.race([once(b.stream, 'drain', { signal }), once(b.stream, 'close', { signal })]).catch(() => undefined));
       }
     }
-    if (waits.length) await Promise.all(waits);
+    if (waits.length) {
+      await Promise.all(waits.map((w) => w.then(() => undefined)));
+      done.abort();
+    }
     if (this.live().length === 0) throw this.allFailedError();
   }
 

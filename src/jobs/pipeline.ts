@@ -1,10 +1,10 @@
 import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { createGzip } from 'node:zlib';
 import type { Destination, StoredObject } from '../storage/types.js';
 import type { DumpInfo } from '../dump/types.js';
 import { Fanout } from './fanout.js';
+import { ParallelGzip } from './parallel-gzip.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface PipelineOptions {
@@ -68,7 +68,7 @@ export async function runPipeline(
       return { destination: d, ok: false, error };
     }
   });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [createGzip({ level: opts.gzipLevel ?? 6 })] : [];
+  const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [new ParallelGzip({ level: opts.gzipLevel ?? 6 })] : [];
   const flow = pipeline([source, ...stages, meter, fanout] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   // When the flow dies (every destination failed), stop the source at once: it may be waiting for a drain that never comes.
   flow.catch((err: unknown) => inner.abort(err));

@@ -7,9 +7,22 @@ import { s3Backend } from './s3.js';
 import { gdriveBackend } from './gdrive.js';
 import { dropboxBackend } from './dropbox.js';
 import { sftpBackend } from './sftp.js';
+import { withRetries } from './retrying.js';
+
+/** Every storage a backend builds is wrapped once with retries of transient faults (retrying.ts). */
+function retrying<O>(b: StorageBackend<O>): StorageBackend<O> {
+  const wrap = (t: ResolvedTarget, ctx: StorageContext): ResolvedTarget => ({ ...t, storage: withRetries(t.storage, { log: ctx.log }) });
+  return {
+    ...b,
+    fromConfig: (opts, ctx) => wrap(b.fromConfig(opts, ctx), ctx),
+    fromUrl: (url, ctx, extra) => wrap(b.fromUrl(url, ctx, extra), ctx),
+  };
+}
 
 /** Every storage backend; adding one is its file plus one line here. Order is the config's documentation order. */
-export const storageBackends: StorageBackend<any>[] = [localBackend, s3Backend, gdriveBackend, dropboxBackend, sftpBackend]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const storageBackends: StorageBackend<any>[] = [localBackend, s3Backend, gdriveBackend, dropboxBackend, sftpBackend].map((b) => // eslint-disable-line @typescript-eslint/no-explicit-any
+  retrying(b as StorageBackend<unknown>),
+);
 
 export function backendByKind(kind: string): StorageBackend<unknown> {
   const b = storageBackends.find((x) => x.kind === kind);
@@ -26,7 +39,7 @@ export function storageFromUrl(spec: string, ctx: StorageContext, extra?: Record
   if (!m) {
     const url = pathToFileURL(resolve(expandHome(spec)));
     if (spec.endsWith('/') && !url.pathname.endsWith('/')) url.pathname += '/';
-    return localBackend.fromUrl(url, ctx, extra);
+    return backendByKind('local').fromUrl(url, ctx, extra);
   }
   let url: URL;
   try {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { RetryPolicy } from '../util/retry.js';
 
 /** What a backend knows about one stored object. */
 export interface ObjectInfo {
@@ -47,6 +48,8 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Releases connections. Safe to call more than once. */
   close?(): Promise<void>;
+  /** This backend's retry policy (e.g. SFTP `maxattempts`); the retrying wrapper and the backend's resume both use it. */
+  readonly retryPolicy?: Partial<RetryPolicy>;
 }
 
 /** A configured destination of a job: a storage plus the key the job writes to. */

@@ -46,7 +46,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     });
     return pino(options, stream);
   }
-  return pino(options, pino.destination({ dest: (dest as { fd?: number }).fd ?? 2, sync: true }));
+  return pino(options, dest === process.stderr ? pino.destination({ dest: 2, sync: true }) : (dest as pino.DestinationStream));
 }
 
 /** A logger that drops everything, for library callers and tests. */

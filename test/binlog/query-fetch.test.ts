@@ -1,19 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sharedMariaDB } from '../../testutils/servers.js';
 import { FIXTURES } from './helpers.js';
+import { runCliSync } from '../../testutils/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
-    env: { ...process.env, DATABASE_DSN: undefined, TZ: 'UTC', ...env },
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+  return runCliSync(args, { DATABASE_DSN: undefined, TZ: 'UTC', ...env });
 }
 
 describe('binlog query', () => {
