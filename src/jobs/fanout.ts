@@ -64,8 +64,9 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
-    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // After a normal finish (autoDestroy) the branches are ended and their consumers still read the buffered tail:
+    // only branches that did not get the whole stream are destroyed.
+    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 
