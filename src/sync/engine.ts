@@ -64,7 +64,8 @@ export interface SentFile {
   path: string;
   key: string;
   size: number;
-  sha256: string;
+  /** sha256 of the bytes sent, when known (always with --checksum). */
+  sha256?: string;
   location: string;
   attempts: number;
 }
@@ -189,33 +190,37 @@ async function sendOne(f: PlannedFile, opts: SyncOptions, state: ChecksumState |
       });
       // Growing files are sent up to the size seen when the run started; others as they are now.
       const limit = opts.growing ? Math.min(f.size, before.size) : Math.min(before.size, opts.limits?.get(f.path) ?? Infinity);
-      const hash = createHash('sha256');
+      // The plan's hash still holds if the file is as the plan saw it (or only grew, for append-only files);
+      // otherwise hash while sending, when a hash is needed at all (the state file).
+      const planHashHolds =
+        f.sha256 !== undefined && limit === f.size && (opts.growing ? before.size >= f.size : before.mtimeMs === f.mtimeMs && before.size === f.size);
+      const hash = opts.checksum && !planHashHolds ? createHash('sha256') : undefined;
       let read = 0;
-      const hasher = new Transform({
+      const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
+          hash?.update(chunk);
           read += chunk.length;
           cb(null, chunk);
         },
       });
       const body: Readable =
         limit === 0 ? Readable.from([]) : createReadStream(f.path, { start: 0, end: limit - 1, highWaterMark: 1024 * 1024 });
-      body.on('error', (e) => hasher.destroy(e));
-      body.pipe(hasher);
-      const stored = await storage.put(f.key, hasher, {
+      body.on('error', (e) => counter.destroy(e));
+      body.pipe(counter);
+      const stored = await storage.put(f.key, counter, {
         size: limit,
         signal: opts.signal,
         resume: opts.resume,
         onProgress: (n) => opts.events?.onProgress?.(f, n),
       });
-      const digest = hash.digest('hex');
+      const digest = hash ? hash.digest('hex') : planHashHolds ? f.sha256 : undefined;
       if (read !== limit) throw new FileChangedError(`${f.path} was truncated while being read (${read} of ${limit} bytes).`);
       // Verification: the destination must report what we sent.
       if (stored.size !== limit) {
         throw new OnedumpError(`${storage.describe(f.key)} holds ${stored.size} bytes after the upload of ${f.path}, expected ${limit}; the copy was not recorded.`);
       }
-      if (stored.hash?.algorithm === 'sha256' && stored.hash.value !== digest) {
-        throw new TransientError(`${storage.describe(f.key)} does not match the sha256 of ${f.path} after the upload; sending it again.`);
+      if (digest && stored.hash?.algorithm === 'sha256' && stored.hash.value !== digest) {
+        throw new FileChangedError(`${storage.describe(f.key)} does not match the sha256 of ${f.path} after the upload; sending it again.`);
       }
       const after = await stat(f.path).catch(() => undefined);
       const changed = !after || after.mtimeMs !== before.mtimeMs || after.size !== before.size;
@@ -226,7 +231,8 @@ async function sendOne(f: PlannedFile, opts: SyncOptions, state: ChecksumState |
           throw new FileChangedError(`${f.path} changed while it was being sent (size or modification time differs); sending it again.`);
         }
       }
-      return { path: f.path, key: f.key, size: limit, sha256: digest, location: stored.location, attempts: attempt };
+      const sha256 = digest ?? (stored.hash?.algorithm === 'sha256' ? stored.hash.value : undefined);
+      return { path: f.path, key: f.key, size: limit, sha256, location: stored.location, attempts: attempt };
     },
     {
       policy: { ...DEFAULT_RETRY, attempts: opts.maxAttempts ?? DEFAULT_RETRY.attempts },
@@ -243,7 +249,7 @@ async function sendOne(f: PlannedFile, opts: SyncOptions, state: ChecksumState |
     }
     throw new OnedumpError(`cannot send ${f.path} to ${storage.describe(f.key)}: ${errorMessage(err).replace(/\.$/, '')}.`, { cause: err });
   });
-  if (state) await state.record(sent.sha256);
+  if (state && sent.sha256) await state.record(sent.sha256);
   if (opts.deleteSourceAfter) {
     const now = await stat(f.path).catch(() => undefined);
     if (now && now.size === sent.size) {
