@@ -357,7 +357,7 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
       events: syncEvents(progress, log),
     });
     progress.stop();
-    return printSyncResult(out.result, g, storage.describe(prefix));
+    return printSyncResult(out.result, g, storage.describe(prefix), (k) => storage.describe(k));
   } finally {
     progress.stop();
     await storage.close?.();

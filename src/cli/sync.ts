@@ -127,7 +127,7 @@ export function syncEvents(progress: TransferProgress, log: Logger): SyncEvents 
   };
 }
 
-export function printSyncResult(r: SyncResult, g: GlobalOptions, where: string): number {
+export function printSyncResult(r: SyncResult, g: GlobalOptions, where: string, describe: (key: string) => string = (k) => k): number {
   const code = r.failed.length ? 1 : 0;
   if (g.json) {
     process.stdout.write(
@@ -152,7 +152,7 @@ export function printSyncResult(r: SyncResult, g: GlobalOptions, where: string):
     return code;
   }
   if (g.dryRun) {
-    for (const p of r.planned) process.stdout.write(`${p.action === 'send' ? 'would send' : 'would skip'}  ${p.rel} → ${p.key}  (${p.reason})\n`);
+    for (const p of r.planned) process.stdout.write(`${p.action === 'send' ? 'would send' : 'would skip'}  ${p.rel} → ${describe(p.key)}  (${p.reason})\n`);
     const send = r.planned.filter((p) => p.action === 'send');
     process.stdout.write(`dry run: ${send.length} file(s), ${formatBytes(send.reduce((a, p) => a + p.size, 0))} would be sent to ${where}; ${r.skipped.length} skipped.\n`);
     return 0;
@@ -193,7 +193,7 @@ export async function runSyncCommand(a: RunArgs): Promise<number> {
       events: syncEvents(progress, log),
     });
     progress.stop();
-    return printSyncResult(result, g, prep.where);
+    return printSyncResult(result, g, prep.where, (k) => prep.storage.describe(k));
   } finally {
     progress.stop();
     await a.target.storage.close?.();
