@@ -7,6 +7,7 @@ defineSyncScenario('SFTP (OpenSSH sshd)', async () => {
   return {
     url: (sub) => `sftp://${sshd.user}@127.0.0.1:${sshd.port}${sshd.dir}/${sub}?${q}`,
     args: ['--ssh-key', sshd.keyPath],
+    sshKey: sshd.keyPath,
     stop: () => sshd.stop(),
   };
 });
