@@ -53,8 +53,11 @@ async function destIsFolder(storage: Storage, key: string, spec: string): Promis
   if (key === '' || key.endsWith('/') || spec.endsWith('/')) return true;
   const st = await storage.stat(key);
   if (st) return false;
-  const probe = storage as Storage & { isFolder?(key: string): Promise<boolean> };
-  if (probe.isFolder) return probe.isFolder(key);
+  // Backends that can tell a folder from nothing (SFTP) say so; a retrying wrapper is looked through.
+  type Probe = Storage & { isFolder?(key: string): Promise<boolean>; inner?: Probe };
+  const probe = storage as Probe;
+  const folderCheck = probe.isFolder ? probe : probe.inner?.isFolder ? probe.inner : undefined;
+  if (folderCheck) return folderCheck.isFolder!(key);
   if (storage.kind === 'local') {
     const s = await stat(storage.describe(key)).catch(() => undefined);
     if (s) return s.isDirectory();
