@@ -169,7 +169,7 @@ describe('notifications from real job runs', () => {
     );
     const summary = await runJobs(loaded, { log: silentLogger, notifiers: createNotifiers(loaded.config, silentLogger) });
     expect(summary.results[0]!.ok).toBe(false);
-    expect(summary.results[0]!.error).toMatch(/^mysqldump exited with code 2: /);
+    expect(summary.results[0]!.error).toMatch(/^fake-dump-\w+\.sh exited with code 2: /);
     expect(summary.notificationFailures).toBe(0);
     const slack = rec.delivered('/slack');
     const hook = rec.delivered('/hook');
