@@ -25,6 +25,8 @@ export class SlowLogParser {
   private hasMetrics = false;
   private queryLines: string[] = [];
   private metaSetLines: string[] = [];
+  /** `# Time:` in the old `YYMMDD HH:MM:SS` form names no zone; `SET timestamp=` (epoch seconds) is then preferred. */
+  private zonelessTime = false;
   /** MySQL writes `use db;` only when the database differs from the last one it logged. */
   private lastDb = '';
   private lastTimeMicros = NaN;
@@ -45,6 +47,8 @@ export class SlowLogParser {
     }
     if (isStartupBanner(line)) {
       this.finish();
+      // A restarted server starts with no default database: it writes `use` again when one is set.
+      this.lastDb = '';
       this.state = 'startup';
       return;
     }
@@ -77,6 +81,7 @@ export class SlowLogParser {
       const entry = this.entry!;
       entry.time = line.slice(7).trim();
       entry.timeMicros = parseLogTime(entry.time);
+      this.zonelessTime = OLD_TIME_VALUE.test(entry.time);
       return;
     }
     if (line.startsWith('# User@Host:')) {
@@ -122,7 +127,8 @@ export class SlowLogParser {
 
   private headerStatementLine(line: string): void {
     const first = line.charCodeAt(0) | 0x20;
-    if (first === 0x75 /* u */ && USE_LINE.test(line)) {
+    // The server writes `use db;` before its `SET timestamp=` line; a `use` after it is the statement.
+    if (first === 0x75 /* u */ && this.metaSetLines.length === 0 && USE_LINE.test(line)) {
       const db = USE_LINE.exec(line)![1]!.replace(/`/g, '');
       this.lastDb = db;
       this.entry!.db = db;
@@ -130,7 +136,9 @@ export class SlowLogParser {
     }
     if (first === 0x73 /* s */ && META_SET_LINE.test(line)) {
       const ts = TIMESTAMP_ASSIGNMENT.exec(line);
-      if (ts && !Number.isFinite(this.entry!.timeMicros)) this.entry!.timeMicros = Math.round(Number(ts[1]) * 1e6);
+      if (ts && (this.zonelessTime || !Number.isFinite(this.entry!.timeMicros))) {
+        this.entry!.timeMicros = Math.round(Number(ts[1]) * 1e6);
+      }
       this.metaSetLines.push(line);
       return;
     }
@@ -159,6 +167,7 @@ export class SlowLogParser {
     this.hasMetrics = false;
     this.queryLines = [];
     this.metaSetLines = [];
+    this.zonelessTime = false;
     this.state = 'header';
     this.strayLines = false;
   }
@@ -216,7 +225,7 @@ export class SlowLogParser {
   private attributes(line: string): void {
     const entry = this.entry!;
     entry.attributeLines.push(line);
-    // MariaDB: `# Thread_id: 8  Schema: shop  QC_hit: No`
+    // MariaDB: `# Thread_id: 8  Schema: shop  QC_hit: No`, or `Schema:   QC_hit:` with no database.
     const schema = SCHEMA.exec(line);
     if (schema) {
       entry.db = schema[1]!;
@@ -259,7 +268,8 @@ const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
 const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
 const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
 const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
-const SCHEMA = /Schema: (\S+)/;
+const SCHEMA = /\bSchema: (\S*)/;
+const OLD_TIME_VALUE = /^\d{6}\s/;
 
 function isStartupBanner(line: string): boolean {
   return line.includes(', Version: ') && /^\S.*, Version: .*(?:started with:|embedded library)\s*$/.test(line);
