@@ -164,9 +164,7 @@ function isHexDigit(c: number): boolean {
 }
 
 function isWordChar(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f
-  );
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f;
 }
 
 /**
@@ -249,15 +247,7 @@ function isLeftoverBeforeQuestion(c: number): boolean {
 }
 
 function isNumberTail(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) ||
-    (c >= 0x61 && c <= 0x66) ||
-    c === 0x2e ||
-    c === 0x78 ||
-    c === 0x62 ||
-    c === 0x2b ||
-    c === 0x2d
-  );
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || c === 0x2e || c === 0x78 || c === 0x62 || c === 0x2b || c === 0x2d;
 }
 
 function isPerlSpace(c: number): boolean {

@@ -1,6 +1,9 @@
 import type { SlowEntry } from './entry.js';
 import { parseLogTime } from './time.js';
 
+/** Placeholder database of entries whose `use db;` came before the part of the file being read. */
+export const INHERITED_DB = '\u0000inherited';
+
 export interface ParseSink {
   entry(entry: SlowEntry): void;
   /** A malformed or truncated entry, or a run of lines that belong to no entry. */
@@ -32,8 +35,31 @@ export class SlowLogParser {
   private lastTimeMicros = NaN;
   private strayLines = false;
   private accounts = new Map<string, Account>();
+  /**
+   * Set when an entry with no time at all took the time of an earlier entry that this parser did
+   * not see (it started part-way into a file): that part must then be read again in sequence.
+   */
+  timeInheritedFromUnseen = false;
 
-  constructor(private readonly sink: ParseSink) {}
+  /**
+   * `startDb` is the database carried over from before the text this parser sees: '' at the start
+   * of a file; INHERITED_DB for a part of a file that starts mid-way (its entries before the first
+   * `use`/`Schema:` get that placeholder, resolved when the parts are merged in order).
+   */
+  constructor(
+    private readonly sink: ParseSink,
+    startDb = '',
+  ) {
+    this.lastDb = startDb;
+    this.startsMidFile = startDb !== '';
+  }
+
+  private readonly startsMidFile: boolean;
+
+  /** The database a following part of the same file starts with (may be INHERITED_DB). */
+  get currentDb(): string {
+    return this.lastDb;
+  }
 
   line(line: string): void {
     const first = line.charCodeAt(0);
@@ -187,8 +213,10 @@ export class SlowLogParser {
       return;
     }
     entry.query = query;
-    if (!Number.isFinite(entry.timeMicros)) entry.timeMicros = this.lastTimeMicros;
-    else this.lastTimeMicros = entry.timeMicros;
+    if (!Number.isFinite(entry.timeMicros)) {
+      entry.timeMicros = this.lastTimeMicros;
+      if (this.startsMidFile && !Number.isFinite(this.lastTimeMicros)) this.timeInheritedFromUnseen = true;
+    } else this.lastTimeMicros = entry.timeMicros;
     this.sink.entry(entry);
   }
 

@@ -44,8 +44,20 @@ export async function listInputFiles(path: string, pattern: string | undefined):
   return files;
 }
 
+/** Whether the file starts with the gzip magic bytes. */
+export async function isGzipFile(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Opens a log for reading as UTF-8 text, gunzipping it when it starts with the gzip magic bytes. */
-export async function openLogText(path: string): Promise<Readable> {
+export async function openLogText(path: string, start = 0, end?: number): Promise<Readable> {
   let gzipped = false;
   try {
     const handle = await open(path, 'r');
@@ -59,7 +71,9 @@ export async function openLogText(path: string): Promise<Readable> {
   } catch (err) {
     throw new SlowLogError(`Cannot read ${path}: ${describe(err)}; check the path and its permissions.`);
   }
-  const file = createReadStream(path, { highWaterMark: READ_CHUNK });
+  if (gzipped && (start !== 0 || end !== undefined)) throw new Error('a gzip file can only be read whole');
+  const range = end === undefined ? { start } : { start, end: end - 1 };
+  const file = createReadStream(path, { highWaterMark: READ_CHUNK, ...range });
   if (!gzipped) {
     file.setEncoding('utf8');
     return file;
