@@ -27,15 +27,13 @@ export async function readParts(
     return;
   }
   let next = 0;
-  const workers = Array.from({ length: Math.min(threads, tasks.length) }, () => startWorker());
+  // This thread reads parts too: threads - 1 workers, and no idle thread holding a heap.
+  const workers = Array.from({ length: Math.min(threads, tasks.length) - 1 }, () => startWorker());
+  const run = async (read: (id: number) => Promise<PartResult>) => {
+    for (let id = next++; id < tasks.length; id = next++) await consume(id, await read(id));
+  };
   try {
-    await Promise.all(
-      workers.map(async (worker) => {
-        for (let id = next++; id < tasks.length; id = next++) {
-          await consume(id, await ask(worker, { id, task: tasks[id]! }));
-        }
-      }),
-    );
+    await Promise.all([run((id) => readPart(tasks[id]!)), ...workers.map((worker) => run((id) => ask(worker, { id, task: tasks[id]! })))]);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
@@ -70,15 +68,19 @@ function ask(worker: Worker, request: PartRequest): Promise<PartResult> {
 }
 
 /**
- * The worker's code is worker.ts, found three ways: compiled beside this file (npm run build); as
- * TypeScript in a checkout (tests, `tsx src/cli/main.ts`), loaded through tsx; or, in an esbuild
- * bundle, the bundle itself, whose entry point (src/cli/onedump.ts) runs no CLI in such a thread.
+ * The worker's code is worker.ts, found three ways: compiled beside this file (npm run build), or
+ * bundled beside the CLI bundle as worker.js/worker.mjs (bench/slow.sh builds both entry points);
+ * as TypeScript in a checkout (tests, `tsx src/cli/main.ts`), loaded through tsx; or else the CLI
+ * bundle itself, whose entry point (src/cli/onedump.ts) then runs no CLI (this works, but each
+ * thread loads every dependency of the CLI).
  */
 function startWorker(): Worker {
   const workerData = { [SLOW_WORKER]: true };
   const here = import.meta.url;
-  const compiled = new URL('./worker.js', here);
-  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData });
+  for (const name of ['./worker.js', './worker.mjs']) {
+    const compiled = new URL(name, here);
+    if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+  }
   const source = new URL('./worker.ts', here);
   if (existsSync(fileURLToPath(source))) {
     // tsx's ESM API (resolve gives its CommonJS build, which cannot register ESM hooks in a worker).

@@ -10,7 +10,8 @@ export class SlowLogError extends Error {
   override name = 'SlowLogError';
 }
 
-const READ_CHUNK = 1 << 20;
+// 64 KiB: a chunk dies young (a 1 MiB chunk string outlives scavenges and piles up in old space).
+const READ_CHUNK = 64 << 10;
 
 /** The files to read: `path` itself, or the files in the folder `path` whose names match `pattern`. */
 export async function listInputFiles(path: string, pattern: string | undefined): Promise<string[]> {
