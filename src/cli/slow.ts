@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option('--user <name>', 'only entries of this account')
     .option('--db <name>', 'only entries whose default database is this')
     .option('--host <host>', 'only entries from this host name or IP address')
-    .option('--threads <n>', 'worker threads reading files and parts of large files (default: cores, at most 4; 1 = none)', parseCount)
+    .option('--threads <n>', 'threads reading files and parts of large files (default 1; at most one per core, 4)', parseCount)
     .addHelpText(
       'after',
       `

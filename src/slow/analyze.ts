@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Aggregator } from './aggregate.js';
 import { mergeParts, readPart, splitOffsets, type EntryFilter, type PartResult, type PartTask } from './part.js';
-import { defaultThreads, readParts } from './pool.js';
+import { defaultThreads, maxThreads, readParts } from './pool.js';
 import { buildReport, type SlowReport, type SortKey } from './report.js';
 import { describe, isGzipFile, listInputFiles, SlowLogError } from './source.js';
 
@@ -14,7 +14,7 @@ export interface AnalyzeOptions {
   mask: boolean;
   sort: SortKey;
   filter: EntryFilter;
-  /** Worker threads; 1 reads in this thread. Default: one per core, at most 4. */
+  /** Threads reading files and parts of files (this one and threads - 1 workers); capped at one per core, at most 4. Default 1. */
   threads?: number;
   /** A plain file is cut into parts of about this size (at least two) for the threads. Default 32 MiB. */
   partBytes?: number;
@@ -31,7 +31,7 @@ const PART_BYTES = 32 << 20;
  */
 export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Promise<SlowReport> {
   const files = await listInputFiles(path, options.pattern);
-  const threads = Math.max(1, options.threads ?? defaultThreads());
+  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), maxThreads()));
   const partBytes = options.partBytes ?? PART_BYTES;
   const filter = options.filter;
 

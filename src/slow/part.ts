@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { Aggregator, type AggregatorState } from './aggregate.js';
 import type { SlowEntry } from './entry.js';
 import { INHERITED_DB, SlowLogParser } from './parser.js';
@@ -66,7 +67,7 @@ export async function readPart(task: PartTask): Promise<PartResult> {
   try {
     await forEachLine(text, (line) => parser.line(line));
   } catch (err) {
-    text.destroy();
+    (text as Partial<Readable>).destroy?.();
     throw new SlowLogError(`Cannot read ${task.file}: ${describe(err)}; check that the file is a complete slow log.`);
   }
   parser.end();

@@ -237,3 +237,33 @@ describe('log layouts', () => {
     );
   });
 });
+
+describe('multi-byte text', () => {
+  it('keeps UTF-8 characters whole where reads and parts cut the file', async () => {
+    const glyphs = ['é', '日本', '😀', 'ß', 'Ω'];
+    const names: string[] = [];
+    let text = '';
+    for (let i = 0; i < 6000; i++) {
+      // A name of multi-byte characters unique to the entry (digits would become '?').
+      const name = `表${[...i.toString(5).padStart(6, '0')].map((d) => glyphs[Number(d)]).join('')}`;
+      names.push(name);
+      text += mysqlEntry({
+        micros: 1e15 + i,
+        user: 'u',
+        ip: '1.1.1.1',
+        queryTime: 0.5,
+        lockTime: 0,
+        rowsSent: 0,
+        rowsExamined: 0,
+        query: `SELECT '${name}' FROM ${name}`,
+      });
+    }
+    const file = writeLog(tempDir(), 'utf8.log', text);
+    const expected = names.map((n) => `select ? from ${n}`).sort();
+    for (const options of [{ threads: 1 }, { threads: 2, partBytes: 100_000 }]) {
+      const report = await analyze(file, options);
+      expect(report.skipped).toBe(0);
+      expect(report.results.map((r) => r.fingerprint).sort()).toEqual(expected);
+    }
+  });
+});
