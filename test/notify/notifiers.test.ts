@@ -173,7 +173,7 @@ describe('notifications from real job runs', () => {
     expect(summary.notificationFailures).toBe(0);
     const slack = rec.delivered('/slack');
     const hook = rec.delivered('/hook');
-    expect(slack.map((r) => r.json.text.slice(0, 30))).toEqual(['Backup job "leaky" FAILED: mys']);
+    expect(slack.map((r) => r.json.text.slice(0, 30))).toEqual(['Backup job "leaky" FAILED: fak']);
     expect(hook.map((r) => r.json.type)).toEqual(['failure']);
     for (const r of [...slack, ...hook]) {
       expect(r.body).toContain('***');
