@@ -1,7 +1,10 @@
 import { Duplex } from 'node:stream';
 import type * as web from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
+import { readFile } from 'node:fs/promises';
 import { PermanentError, UsageError } from '../util/errors.js';
+import { registerSecret } from '../util/redact.js';
+import { expandHome } from '../storage/local.js';
 
 /**
  * age (https://age-encryption.org/v1) encryption and decryption as Node streams, on top of typage
@@ -126,6 +129,8 @@ export function parseIdentityFile(text: string, source = 'the identity file'): s
     } catch {
       throw new UsageError(`${source}, line ${i + 1}: the age identity is damaged (bad length, character or checksum).`);
     }
+    // Whatever logs or errors follow, the key never shows.
+    registerSecret(line);
     ids.push(line.toUpperCase());
   }
   if (ids.length === 0) throw new UsageError(`${source} holds no age identity (expected AGE-SECRET-KEY-1…, as age-keygen writes it).`);
@@ -155,4 +160,30 @@ export function decryptStream(identityFileText: string, source?: string): Duplex
   const dec = new Decrypter();
   for (const id of parseIdentityFile(identityFileText, source)) dec.addIdentity(id);
   return lazyWebTransform((input) => dec.decrypt(input), decryptError);
+}
+
+/** Every age file starts with this line; restore can sniff it to tell an encrypted backup without its name. */
+export const AGE_MAGIC = 'age-encryption.org/v1\n';
+
+/** Whether a stored name is an encrypted backup, as jobs name them (`….age`). */
+export function isAgeFileName(name: string): boolean {
+  return name.endsWith('.age');
+}
+
+/** decryptStream with the identity file read from `path` (the restore command's `--identity FILE`). */
+export async function decryptStreamFromFile(path: string): Promise<Duplex> {
+  let text: string;
+  try {
+    text = await readFile(expandHome(path), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable by this user'
+          : `cannot be read (${code ?? (err as Error).message})`;
+    throw new UsageError(`the identity file ${path} ${why}.`, { cause: err });
+  }
+  return decryptStream(text, `the identity file ${path}`);
 }

@@ -6,9 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decryptStream, encryptStream, parseIdentityFile, recipientProblem, recipientsProblem } from '../../src/crypto/age.js';
+import {
+  decryptStream,
+  decryptStreamFromFile,
+  encryptStream,
+  parseIdentityFile,
+  recipientProblem,
+  recipientsProblem,
+} from '../../src/crypto/age.js';
 import { PermanentError, UsageError } from '../../src/util/errors.js';
-import { randomStream, sha256Of } from '../../testutils/streams.js';
+import { redactText } from '../../src/util/redact.js';
+import { randomStream, readAll, sha256Of } from '../../testutils/streams.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -129,6 +137,19 @@ describe('age encryption (typage) against the real age tool', () => {
     await expect(decryptFile(join(dir, 'plain.sql.gz'), k1.text)).rejects.toThrow(
       /^the backup is not an age-encrypted file or its header is damaged/,
     );
+  });
+
+  it('decryptStreamFromFile reads --identity FILE; a missing file is a usage error; the key is masked in any later log line', async () => {
+    const data = randomBytes(100_000);
+    const path = join(dir, 'fromfile.age');
+    await encryptToFile(data, [k2.recipient], path);
+    const back = await readAll(createReadStream(path).pipe(await decryptStreamFromFile(k2.file)));
+    expect(back.equals(data)).toBe(true);
+    await expect(decryptStreamFromFile(join(dir, 'nope.key'))).rejects.toThrow(
+      new UsageError(`the identity file ${join(dir, 'nope.key')} does not exist.`),
+    );
+    const secret = k2.text.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+    expect(redactText(`oops ${secret}`)).toBe('oops ***');
   });
 
   it('identity files that hold no usable age identity are usage errors that never echo the key', () => {
