@@ -22,8 +22,8 @@ export class Fanout extends Writable {
     super({ highWaterMark });
     this.branches = names.map((name) => {
       const stream = new PassThrough({ highWaterMark });
-      // A source that fails before a destination has attached (e.g. while it creates folders) destroys the branch
-      // with that error; the failure is reported through the branch and the pipeline, not as an uncaught 'error'.
+      // A branch can be failed before its consumer attached (e.g. the source died while a storage was still
+      // connecting); the consumer still sees the error through the destroyed stream, so it must not crash the process.
       stream.on('error', () => undefined);
       return { name, stream, failed: false };
     });

@@ -1,29 +1,564 @@
+import { PassThrough, addAbortSignal, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { z } from 'zod';
-import { str, posInt, described } from '../config/fields.js';
+import type { SFTPWrapper, Stats } from 'ssh2';
+import { str, posInt, described, bool } from '../config/fields.js';
 import { sshFields } from '../ssh/options.js';
-import { NotImplementedError } from '../util/errors.js';
+import { connectSsh, sshTarget, shellQuote, splitHostPort, type SshSession, type SshTarget } from '../ssh/client.js';
+import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage, isTransient } from '../util/errors.js';
+import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
+import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
+import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+
+const PARTIAL = '.partial';
+/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+
+export interface SftpStorageConfig {
+  target: SshTarget;
+  /** Remote folder all keys are relative to ('' = the login folder). */
+  root: string;
+  /** Upload attempts per fault streak before giving up; Infinity = unlimited (the Go tool's default). */
+  maxAttempts?: number;
+  /** After upload, run sha256sum on the server over SSH and compare with what was sent. */
+  sha256sum?: boolean;
+  /** Bytes per SFTP write request (capped at the server's limit). */
+  chunkSize?: number;
+  /** Write requests in flight; unacknowledged bytes are at most chunkSize × concurrency. */
+  concurrency?: number;
+  log?: Logger;
+  retryPolicy?: Partial<RetryPolicy>;
+}
+
+interface Conn {
+  session: SshSession;
+  sftp: SFTPWrapper;
+  dead: boolean;
+}
+
+function call<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+}
+
+/** Counters of the last put, for logs and tests that check an upload resumed rather than restarted. */
+export interface SftpUploadStats {
+  /** Dropped connections recovered from. */
+  reconnects: number;
+  /** Bytes sent in write requests, resends included. */
+  bytesSent: number;
+  /** Offsets the upload resumed from after a dropped connection. */
+  resumedAt: number[];
+}
+
+/**
+ * Files on an SSH server over SFTP. An upload writes `path.partial` with pipelined writes; each write's bytes are
+ * kept until the server acknowledges them (at most chunkSize × concurrency), so after a dropped connection the
+ * upload reconnects, reopens the partial file and resends only what was not acknowledged. When complete it is
+ * fsynced, checked (size, optionally sha256sum on the server) and renamed over the final name.
+ */
+export class SftpStorage implements Storage {
+  readonly kind = 'sftp';
+  readonly retryPolicy: RetryPolicy;
+  lastUpload?: SftpUploadStats;
+  private readonly cfg: SftpStorageConfig;
+  private conn?: Promise<Conn>;
+  /** The connection `conn` resolved to, so a dead one can be forgotten synchronously. */
+  private current?: Conn;
+  private closed = false;
+
+  constructor(cfg: SftpStorageConfig) {
+    this.cfg = cfg;
+    this.retryPolicy = { ...DEFAULT_RETRY, attempts: cfg.maxAttempts ?? Infinity, ...cfg.retryPolicy };
+  }
+
+  private get chunkSize(): number {
+    return this.cfg.chunkSize ?? 128 * 1024;
+  }
+
+  describe(key?: string): string {
+    const t = this.cfg.target;
+    const p = key === undefined ? this.cfg.root : this.pathOf(key);
+    return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${p.startsWith('/') ? '' : '/~/'}${p}`;
+  }
+
+  pathOf(key: string): string {
+    const k = key.replace(/^\/+/, '');
+    const p = this.cfg.root ? posix.join(this.cfg.root, k) : k;
+    if (k.split('/').includes('..')) throw new PermanentError(`sftp storage: key "${key}" points outside ${this.describe()}.`);
+    return p;
+  }
+
+  private connection(): Promise<Conn> {
+    if (this.closed) return Promise.reject(new PermanentError(`sftp storage: ${this.describe()} is closed.`));
+    if (!this.conn) {
+      const p = (async () => {
+        const session = await connectSsh(this.cfg.target, { onNotice: (m) => this.cfg.log?.warn(m) });
+        try {
+          const sftp = await session.sftp();
+          const c: Conn = { session, sftp, dead: false };
+          const lost = () => {
+            c.dead = true;
+            if (this.conn === p) this.conn = undefined;
+            if (this.current === c) this.current = undefined;
+          };
+          this.current = c;
+          sftp.on('close', lost);
+          sftp.on('error', lost);
+          session.client.on('close', lost);
+          session.client.on('error', lost);
+          return c;
+        } catch (err) {
+          await session.close();
+          throw err;
+        }
+      })();
+      this.conn = p;
+      p.catch(() => {
+        if (this.conn === p) this.conn = undefined;
+      });
+    }
+    return this.conn;
+  }
+
+  private drop(c: Conn): void {
+    c.dead = true;
+    if (this.current === c) {
+      this.current = undefined;
+      this.conn = undefined;
+    }
+    void c.session.close().catch(() => undefined);
+  }
+
+  /** One sentence naming the backend, the path and the fix; network faults stay transient. */
+  private fail(err: unknown, action: string, path: string): Error {
+    if (err instanceof OnedumpError) return err;
+    const where = this.describeRemote(path);
+    const code = (err as { code?: unknown }).code;
+    if (code === PERMISSION_DENIED) return new PermanentError(`sftp storage: permission denied when trying to ${action} ${where}; check the remote folder's owner and mode for ${this.cfg.target.user}.`, { cause: err });
+    if (code === NO_SUCH_FILE) return new PermanentError(`sftp storage: ${where} does not exist (${action}).`, { cause: err });
+    const msg = `sftp storage: could not ${action} ${where}: ${errorMessage(err)}`;
+    if (isTransient(err)) return new TransientError(msg, { cause: err });
+    return new PermanentError(msg, { cause: err });
+  }
+
+  private describeRemote(path: string): string {
+    const t = this.cfg.target;
+    return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${path.startsWith('/') ? '' : '/~/'}${path}`;
+  }
+
+  private async mkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
+    if (!dir || dir === '.' || dir === '/') return;
+    try {
+      const st = await call<Stats>((cb) => sftp.stat(dir, cb));
+      if (!st.isDirectory()) throw new PermanentError(`sftp storage: ${this.describeRemote(dir)} exists and is not a folder.`);
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'check folder', dir);
+    }
+    await this.mkdirs(sftp, posix.dirname(dir));
+    try {
+      await call<void>((cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
+    } catch (err) {
+      // Another upload may have created it meanwhile.
+      const st = await call<Stats>((cb) => sftp.stat(dir, cb)).catch(() => undefined);
+      if (!st?.isDirectory()) throw this.fail(err, 'create folder', dir);
+    }
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    const finalPath = this.pathOf(key);
+    const partial = finalPath + PARTIAL;
+    const where = this.describeRemote(finalPath);
+    const stats: SftpUploadStats = { reconnects: 0, bytesSent: 0, resumedAt: [] };
+    this.lastUpload = stats;
+    const signal = opts.signal;
+    signal?.throwIfAborted();
+    // sha256 costs CPU on the one core that also encrypts: only when something will check it.
+    const hash = opts.sha256 || this.cfg.sha256sum ? createHash('sha256') : undefined;
+    const chunkSize = this.chunkSize;
+    const concurrency = Math.max(1, this.cfg.concurrency ?? 32);
+
+    let conn!: Conn;
+    let handle!: Buffer;
+    /** Writes sent but not acknowledged, by offset: exactly what a reconnect must resend. */
+    const unacked = new Map<number, Buffer>();
+    const pool: Buffer[] = [];
+    let ackedBytes = 0;
+    let writeError: unknown;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const waitForEvent = () => new Promise<void>((r) => (wake = r));
+
+    const hooked = new Set<Conn>();
+    const openPartial = async (flags: 'w' | 'r+') => {
+      conn = await this.connection();
+      // A connection that dies wakes the writer, which would otherwise wait for acknowledgements that never come.
+      if (!hooked.has(conn)) {
+        hooked.add(conn);
+        conn.session.client.once('close', notify);
+      }
+      await this.mkdirs(conn.sftp, posix.dirname(finalPath));
+      try {
+        handle = await call<Buffer>((cb) => conn.sftp.open(partial, flags, { mode: 0o600 }, cb));
+      } catch (err) {
+        throw this.fail(err, 'open', partial);
+      }
+    };
+    const closeHandle = async () => {
+      if (!conn.dead && handle) await call<void>((cb) => conn.sftp.close(handle, (e) => cb(e, undefined))).catch(() => undefined);
+    };
+
+    const send = (offset: number, buf: Buffer) => {
+      stats.bytesSent += buf.length;
+      const c = conn;
+      c.sftp.write(handle, buf, 0, buf.length, offset, (err) => {
+        if (c !== conn) return; // a write of a connection already given up; it is resent on the new one
+        if (err) {
+          writeError ??= err;
+        } else if (unacked.delete(offset)) {
+          ackedBytes += buf.length;
+          if (buf.length === chunkSize) pool.push(buf);
+          opts.onProgress?.(ackedBytes);
+        }
+        notify();
+      });
+    };
+
+    /** After a dropped connection: reconnect, reopen the partial file and resend every unacknowledged write. */
+    const recover = async (cause: unknown) => {
+      const lowest = Math.min(...unacked.keys());
+      await retry(
+        async () => {
+          signal?.throwIfAborted();
+          this.drop(conn);
+          await openPartial('r+');
+          // Errors reported by the old connection while reopening are settled by the resend below.
+          writeError = undefined;
+          const st = await call<Stats>((cb) => conn.sftp.fstat(handle, cb));
+          // Acknowledged bytes are on the server; anything below the lowest unacknowledged write must be there.
+          if (unacked.size && st.size < lowest) {
+            throw new PermanentError(`sftp storage: ${partial} on the server has ${st.size} bytes but ${lowest} were acknowledged; the server lost data, run the job again.`);
+          }
+          stats.reconnects++;
+          stats.resumedAt.push(unacked.size ? lowest : ackedBytes);
+          this.cfg.log?.warn(`sftp storage: connection to ${where} dropped (${errorMessage(cause)}); resumed at byte ${unacked.size ? lowest : ackedBytes}`);
+          for (const [off, buf] of [...unacked].sort((a, b) => a[0] - b[0])) send(off, buf);
+        },
+        {
+          policy: this.retryPolicy,
+          signal,
+          onRetry: (err, attempt, delay) => this.cfg.log?.warn(`sftp storage: reconnecting to ${where} failed (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
+        },
+      );
+    };
+
+    // maxattempts counts faults in a row: progress since the last fault starts the count again.
+    const faultCount = { n: 0, ackedAtLastFault: -1 };
+    /** Waits until fewer than `limit` writes are in flight, recovering from dropped connections on the way. */
+    const drainTo = async (limit: number) => {
+      while (unacked.size > limit || writeError) {
+        signal?.throwIfAborted();
+        if (writeError) {
+          const err = writeError;
+          if (!isTransient(err) && !conn.dead) throw this.fail(err, 'write', partial);
+          if (ackedBytes > faultCount.ackedAtLastFault) faultCount.n = 0;
+          faultCount.ackedAtLastFault = ackedBytes;
+          faultCount.n++;
+          if (faultCount.n > this.retryPolicy.attempts) throw this.fail(err, 'write', partial);
+          await recover(err);
+          continue;
+        }
+        // A dead connection leaves its writes unanswered for a while; do not wait for "No response from server".
+        if (conn.dead) {
+          writeError = new TransientError(`the SSH connection to ${where} closed`);
+          continue;
+        }
+        await waitForEvent();
+      }
+    };
+
+    let total = 0;
+    // An abort (or a failure below) also stops the reading of the stream.
+    if (signal) addAbortSignal(signal, body);
+    try {
+      // Resume an earlier interrupted upload: skip what the partial file already holds (hashing it on the way).
+      let skip = 0;
+      if (opts.resume) {
+        conn = await this.connection();
+        const st = await call<Stats>((cb) => conn.sftp.stat(partial, cb)).catch(() => undefined);
+        skip = st?.size ?? 0;
+      }
+      await openPartial(skip > 0 ? 'r+' : 'w');
+      if (skip > 0) stats.resumedAt.push(skip);
+      // The stream is copied into a fixed set of chunk-sized slabs, each kept until the server acknowledges its write
+      // and then reused: memory stays at concurrency × chunkSize and the garbage collector has little to do.
+      let slab: Buffer | undefined;
+      let slabLen = 0;
+      let offset = 0;
+      const submit = async () => {
+        if (!slab || slabLen === 0) return;
+        const piece = slabLen === chunkSize ? slab : slab.subarray(0, slabLen);
+        slab = undefined;
+        slabLen = 0;
+        await drainTo(concurrency - 1);
+        unacked.set(offset, piece);
+        send(offset, piece);
+        offset += piece.length;
+      };
+      for await (const c of body) {
+        signal?.throwIfAborted();
+        let chunk = c as Buffer;
+        hash?.update(chunk);
+        total += chunk.length;
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.length);
+          skip -= drop;
+          offset += drop;
+          ackedBytes += drop;
+          chunk = chunk.subarray(drop);
+          if (!chunk.length) continue;
+        }
+        for (let off = 0; off < chunk.length; ) {
+          slab ??= pool.pop() ?? Buffer.allocUnsafeSlow(chunkSize);
+          const n = chunk.copy(slab, slabLen, off, Math.min(chunk.length, off + chunkSize - slabLen));
+          slabLen += n;
+          off += n;
+          if (slabLen === chunkSize) await submit();
+        }
+      }
+      signal?.throwIfAborted();
+      if (skip > 0) throw new PermanentError(`sftp storage: ${partial} holds more bytes than the source has; delete it and run again.`);
+      await submit();
+      await drainTo(0);
+      if (total === 0) opts.onProgress?.(0);
+      const digest = hash?.digest('hex');
+      if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
+      if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
+      await this.commit(conn, handle, partial, finalPath, total, digest);
+      handle = undefined as unknown as Buffer;
+      return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
+    } catch (err) {
+      const e = signal?.aborted ? signal.reason : err;
+      if (conn && handle) {
+        await closeHandle();
+        // A partial file is kept only when the caller will resume it; a dump is never re-read, so remove it.
+        if (!opts.resume && !conn.dead) await call<void>((cb) => conn.sftp.unlink(partial, (x) => cb(x, undefined))).catch(() => undefined);
+      }
+      throw e instanceof Error && !(e instanceof OnedumpError) && !signal?.aborted ? this.fail(e, 'upload', finalPath) : e;
+    } finally {
+      // The connection outlives this upload (sync sends many files over one): leave no listener behind.
+      for (const c of hooked) c.session.client.off('close', notify);
+    }
+  }
+
+  /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
+  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined): Promise<void> {
+    const sftp = conn.sftp;
+    const ext = (sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
+    try {
+      if (ext['fsync@openssh.com'] === '1') await call<unknown>((cb) => sftp.ext_openssh_fsync(handle, cb));
+      const st = await call<Stats>((cb) => sftp.fstat(handle, cb));
+      await call<void>((cb) => sftp.close(handle, (e) => cb(e, undefined)));
+      if (st.size !== size) throw new PermanentError(`sftp storage: ${this.describeRemote(partial)} has ${st.size} bytes after upload, ${size} were sent; run the job again.`);
+    } catch (err) {
+      throw this.fail(err, 'finish', partial);
+    }
+    if (this.cfg.sha256sum) {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (d: Buffer) => (text += d.toString()));
+      const r = await conn.session.run(`sha256sum -- ${shellQuote(partial)}`, { stdout: out });
+      const remote = /^([0-9a-f]{64})\b/.exec(text)?.[1];
+      if (r.code !== 0 || !remote) {
+        throw new PermanentError(`sftp storage: sha256sum on ${this.describeRemote(partial)} failed (${r.stderr.trim() || `exit ${r.code}`}); install coreutils on the server or set sha256sum: false.`);
+      }
+      if (remote !== digest) throw new PermanentError(`sftp storage: ${this.describeRemote(partial)} has sha256 ${remote} on the server but ${digest} was sent; run the job again.`);
+    }
+    try {
+      if (ext['posix-rename@openssh.com'] === '1') {
+        await call<void>((cb) => sftp.ext_openssh_rename(partial, finalPath, (e) => cb(e, undefined)));
+      } else {
+        // Plain SFTP rename refuses to replace: remove the old file first (a short window without one).
+        await call<void>((cb) => sftp.unlink(finalPath, (e) => cb(e, undefined))).catch(() => undefined);
+        await call<void>((cb) => sftp.rename(partial, finalPath, (e) => cb(e, undefined)));
+      }
+    } catch (err) {
+      throw this.fail(err, 'rename into place', finalPath);
+    }
+  }
+
+  async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
+    const p = this.pathOf(key);
+    const c = await this.wrap('download', p, () => this.connection());
+    const st = await this.stat(key);
+    if (!st) throw new PermanentError(`sftp storage: ${this.describeRemote(p)} does not exist.`);
+    const stream = c.sftp.createReadStream(p, { start: opts.start ?? 0, highWaterMark: 256 * 1024 });
+    if (opts.signal) {
+      const onAbort = () => stream.destroy(opts.signal!.reason as Error);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => opts.signal!.removeEventListener('abort', onAbort));
+    }
+    return stream as unknown as Readable;
+  }
+
+  private async wrap<T>(action: string, path: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.fail(err, action, path);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const c = await this.wrap('list', this.pathOf(dirKey), () => this.connection());
+    yield* this.walk(c.sftp, dirKey, prefix);
+  }
+
+  private async *walk(sftp: SFTPWrapper, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const dir = dirKey ? this.pathOf(dirKey) : this.cfg.root || '.';
+    let entries;
+    try {
+      entries = await call<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir, cb));
+    } catch (err) {
+      if ((err as { code?: unknown }).code === NO_SUCH_FILE) return;
+      throw this.fail(err, 'list', dir);
+    }
+    entries.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+    for (const e of entries) {
+      if (e.filename === '.' || e.filename === '..') continue;
+      const key = dirKey ? `${dirKey}/${e.filename}` : e.filename;
+      if (e.attrs.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(sftp, key, prefix);
+      } else if (e.attrs.isFile() && key.startsWith(prefix) && !e.filename.endsWith(PARTIAL)) {
+        yield { key, size: e.attrs.size, modified: new Date(e.attrs.mtime * 1000) };
+      }
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const p = this.pathOf(key);
+    const c = await this.wrap('stat', p, () => this.connection());
+    try {
+      const st = await call<Stats>((cb) => c.sftp.stat(p, cb));
+      return st.isFile() ? { key, size: st.size, modified: new Date(st.mtime * 1000) } : undefined;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === NO_SUCH_FILE) return undefined;
+      throw this.fail(err, 'stat', p);
+    }
+  }
+
+  /** Whether the key names an existing remote folder (sync decides file-or-folder destinations with it). */
+  async isFolder(key: string): Promise<boolean> {
+    const p = this.pathOf(key);
+    const c = await this.wrap('stat', p, () => this.connection());
+    try {
+      return (await call<Stats>((cb) => c.sftp.stat(p, cb))).isDirectory();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === NO_SUCH_FILE) return false;
+      throw this.fail(err, 'stat', p);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const p = this.pathOf(key);
+    const c = await this.wrap('delete', p, () => this.connection());
+    try {
+      await call<void>((cb) => c.sftp.unlink(p, (e) => cb(e, undefined)));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'delete', p);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) await c.then((x) => x.session.close(), () => undefined);
+  }
+}
 
 const sftpOptions = z.strictObject({
-  path: str({ description: 'Remote path of the backup.', example: '/var/backups/app.sql', go: true }),
+  path: str({ description: 'Remote path of the backup (absolute, or relative to the login folder).', example: '/var/backups/app.sql', go: true }),
   ...sshFields,
-  maxattempts: described(z.number().int().min(0).optional(), { description: 'Upload attempts before giving up (0 = unlimited, as the Go tool).' }),
-  keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.' }).optional(),
+  maxattempts: described(z.number().int().min(0).optional(), { description: 'Attempts per fault before giving up (0 or unset = unlimited, as the Go tool).', example: 10 }),
+  sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
+  keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
 });
 export type SftpOptions = z.infer<typeof sftpOptions>;
+
+function rootAndKey(path: string): { root: string; key: string } {
+  if (path.endsWith('/')) return { root: path.replace(/\/+$/, '') || '/', key: '' };
+  const dir = posix.dirname(path);
+  return { root: dir === '.' ? '' : dir, key: posix.basename(path) };
+}
+
+const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum'] as const;
+
+/** The first of the usual identities in ~/.ssh, as ssh(1) would try them. */
+function defaultIdentity(): string | undefined {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => `${homedir()}/.ssh/${n}`).find((p) => existsSync(p));
+}
 
 export const sftpBackend: StorageBackend<SftpOptions> = {
   kind: 'sftp',
   summary: 'A file on an SSH server (written as path.partial, resumed by appending, renamed).',
   options: sftpOptions,
   schemes: ['sftp'],
-  fromConfig() {
-    throw new NotImplementedError('The sftp storage');
+  fromConfig(o, ctx) {
+    const what = `sftp storage ${sftpBackend.describe(o)}`;
+    const { root, key } = rootAndKey(o.path);
+    const storage = new SftpStorage({
+      target: sshTarget(o, what),
+      root,
+      maxAttempts: o.maxattempts ? o.maxattempts : Infinity,
+      sha256sum: o.sha256sum,
+      log: ctx.log,
+    });
+    return { storage, key };
   },
-  fromUrl() {
-    throw new NotImplementedError('The sftp storage');
+  fromUrl(url, ctx, extra) {
+    const raw: Record<string, unknown> = { ...extra };
+    for (const [k, v] of url.searchParams) {
+      if (!(URL_PARAMS as readonly string[]).includes(k)) throw new UsageError(`unknown parameter "${k}" in ${url.origin}${url.pathname}; known: ${URL_PARAMS.join(', ')}.`);
+      if (k === 'sshkey' && /PRIVATE KEY/.test(v)) throw new UsageError('sftp URLs take a key file path in sshkey=, never the key itself.');
+      raw[k] = k === 'maxattempts' ? Number(v) : k === 'sha256sum' ? v !== 'false' && v !== '0' : v;
+    }
+    const sshkey = (raw.sshkey as string | undefined) ?? defaultIdentity();
+    if (!sshkey) throw new UsageError(`${url.origin}${url.pathname}: no SSH key; pass sshkey=PATH or put a key in ~/.ssh (id_ed25519, id_ecdsa, id_rsa).`);
+    const path = decodeURIComponent(url.pathname) || '/';
+    const hostport = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+    const parsed = sftpOptions.safeParse({
+      path,
+      sshhost: hostport,
+      sshuser: decodeURIComponent(url.username) || userInfo().username,
+      ...raw,
+      sshkey,
+    });
+    if (!parsed.success) throw new UsageError(`${url.origin}${url.pathname}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);
+    const o = parsed.data;
+    const { root, key } = rootAndKey(o.path);
+    const storage = new SftpStorage({
+      target: sshTarget(o, `sftp storage ${url.origin}${url.pathname}`),
+      root,
+      maxAttempts: o.maxattempts ? o.maxattempts : Infinity,
+      sha256sum: o.sha256sum,
+      log: ctx.log,
+    });
+    return { storage, key };
   },
   describe(o) {
-    return `sftp://${o.sshuser}@${o.sshhost}${o.path.startsWith('/') ? '' : '/'}${o.path}`;
+    const { host, port } = splitHostPort(o.sshhost, o.sshport);
+    return `sftp://${o.sshuser}@${host}${port === 22 ? '' : `:${port}`}${o.path.startsWith('/') ? '' : '/~/'}${o.path}`;
   },
 };
