@@ -27,7 +27,7 @@ export interface SftpStorageConfig {
   maxAttempts?: number;
   /** After upload, run sha256sum on the server over SSH and compare with what was sent. */
   sha256sum?: boolean;
-  /** Bytes per SFTP write request (default: the server's limit, at most 256 KiB). */
+  /** Bytes per SFTP write request (default 128 KiB, less if the server's limit is lower). */
   chunkSize?: number;
   /** Write requests in flight; unacknowledged bytes are at most chunkSize × concurrency. */
   concurrency?: number;
@@ -76,11 +76,14 @@ export class SftpStorage implements Storage {
     this.retryPolicy = { ...DEFAULT_RETRY, attempts: cfg.maxAttempts ?? Infinity, ...cfg.retryPolicy };
   }
 
-  /** Write size for this server: as large as it accepts (fewer requests for sftp-server to answer), at most 256 KiB. */
+  /**
+   * Write size: 128 KiB, or less when the server takes less. (256 KiB writes measured about twice the client CPU per
+   * GB here: ssh2 allocates a packet buffer of the write's size for every request.)
+   */
   private chunkSizeFor(sftp: SFTPWrapper): number {
     if (this.cfg.chunkSize) return this.cfg.chunkSize;
     const max = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
-    return Math.max(16 * 1024, Math.min(256 * 1024, max));
+    return Math.max(16 * 1024, Math.min(128 * 1024, max));
   }
 
   describe(key?: string): string {

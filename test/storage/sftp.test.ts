@@ -127,8 +127,8 @@ describe('sftp storage', () => {
       expect(stats.resumedAt.length).toBe(2);
       expect(stats.resumedAt[0]).toBeGreaterThan(60 * MiB);
       expect(stats.resumedAt[1]).toBeGreaterThan(stats.resumedAt[0]!);
-      // Only the unacknowledged window (≤ 8 MiB) is sent again at each cut, not the file.
-      expect(stats.bytesSent).toBeLessThanOrEqual(size + 2 * 8 * MiB);
+      // Only the unacknowledged window (≤ 4 MiB) is sent again at each cut, not the file.
+      expect(stats.bytesSent).toBeLessThanOrEqual(size + 2 * 4 * MiB);
       expect(proxy.bytesUp).toBeLessThan(size * 1.05 + 2 * 8 * MiB);
       // Server side: the file on disk.
       expect(await fileSha(inner.pathOf('big/200mb.bin'))).toEqual({ sha256: want, size });
