@@ -3,7 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { addGlobalOptions, action, examples, globals, loggerFor, notImplemented } from './common.js';
+import { addGlobalOptions, action, examples, globals, loggerFor, type GlobalOptions } from './common.js';
+import { attemptsOf, goBool, printSyncResult, syncEvents } from './sync.js';
+import { TransferProgress } from './transfer-progress.js';
+import { storageFromUrl } from '../storage/registry.js';
+import type { Storage } from '../storage/types.js';
+import type { Logger } from '../util/logger.js';
+import { syncBinlogs } from '../binlog/sync.js';
 import { table } from './format.js';
 import { resolveDsn } from './dsn-source.js';
 import { connectMysql } from '../binlog/connect.js';
@@ -251,17 +257,109 @@ export function register(program: Command): void {
     ),
   );
 
-  // binlog sync depends on the sync engine (another issue); declared here so `onedump binlog sync` says so plainly.
-  binlog
+  const sync = binlog
     .command('sync')
-    .description('upload binlog files to any storage, incrementally (not implemented yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notImplemented('onedump binlog sync'));
-  binlog
+    .description('upload the binlog files to any storage, incrementally (run it on the database server)')
+    .requiredOption('--to <url>', 'destination folder: storage URL or path (s3://bucket/binlogs/?region=…, sftp://user@host/path/, /mnt/nas/binlogs/)')
+    .option('--dsn <dsn>', 'server to ask for its binlogs (else the config\'s job, else DATABASE_DSN)')
+    .option('--job <name>', 'take the DSN from this job of the config (default: the first job)')
+    .option('--checksum', 'skip files already transferred (checksum.onedump in the binlog folder)')
+    .option('--checksum-file <path>', 'keep the checksum state in this file instead')
+    .option('--save-log', 'append one JSON line per run (finished_at, files, ok, error) to onedump-binlog-sync.log in the binlog folder')
+    .option('--log-file <path>', 'append the run log to this file instead')
+    .option('--parallel <n>', 'files in flight (default 10)', intFlag('--parallel', 1))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intFlag('--max-attempts', 0))
+    .option('--ssh-key <path>', 'private key for an sftp:// destination');
+  addGlobalOptions(sync);
+  sync.addHelpText(
+    'after',
+    examples(
+      'onedump binlog sync --to "s3://my-bucket/binlogs/?region=ap-southeast-2" --checksum --save-log',
+      'DATABASE_DSN="root@unix(/run/mysqld/mysqld.sock)/" onedump binlog sync --to sftp://backup@nas/srv/binlogs/ --checksum',
+      'onedump binlog sync -c jobs.yml --job app --to /mnt/nas/binlogs/ --checksum --dry-run',
+    ),
+  );
+  sync.action(
+    action(async (opts: BinlogSyncFlags & { to: string; dsn?: string; job?: string }, cmd: Command) => {
+      const g = { ...globals(cmd), ...opts };
+      const log = loggerFor(g);
+      const t = storageFromUrl(opts.to, { log }, opts.sshKey ? { sshkey: opts.sshKey } : undefined);
+      const prefix = t.key === '' || t.key.endsWith('/') ? t.key : `${t.key}/`;
+      return runBinlogSync(cmd, opts, g, log, t.storage, prefix);
+    }),
+  );
+
+  const syncS3 = binlog
     .command('sync-s3')
-    .description('the Go tool\'s form of binlog sync (not implemented yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notImplemented('onedump binlog sync-s3'));
+    .description('the Go tool\'s form of binlog sync: upload the binlogs to an S3 bucket (AWS_REGION, credentials and DATABASE_DSN from the environment)')
+    .requiredOption('-b, --s3-bucket <bucket>', 'the S3 bucket')
+    .requiredOption('-p, --s3-prefix <prefix>', 'the key prefix (folder) for the binlog files')
+    .option('--checksum [bool]', 'skip files already transferred (checksum.onedump in the binlog folder)', goBool('--checksum'))
+    .option('--checksum-file <path>', 'keep the checksum state in this file instead')
+    .option('--save-log [bool]', 'append one JSON line per run to onedump-binlog-sync.log in the binlog folder', goBool('--save-log'))
+    .option('--log-file <path>', 'append the run log to this file instead')
+    .option('--dsn <dsn>', 'server to ask (else DATABASE_DSN)');
+  addGlobalOptions(syncS3);
+  syncS3.addHelpText(
+    'after',
+    examples(
+      'onedump binlog sync-s3 --s3-bucket="your-bucket" --s3-prefix="binlogs" --checksum=true',
+      'onedump binlog sync-s3 --s3-bucket="your-bucket" --s3-prefix="binlogs" --save-log=true --log-file=/path/to/the/file.log',
+    ),
+  );
+  syncS3.action(
+    action(async (opts: BinlogSyncFlags & { s3Bucket: string; s3Prefix: string; dsn?: string }, cmd: Command) => {
+      const g = { ...globals(cmd), ...opts };
+      const log = loggerFor(g);
+      const prefix = opts.s3Prefix.replace(/^\/+|\/+$/g, '');
+      const url = `s3://${encodeURIComponent(opts.s3Bucket)}/${prefix ? `${prefix.split('/').map(encodeURIComponent).join('/')}/` : ''}`;
+      const t = storageFromUrl(url, { log });
+      return runBinlogSync(cmd, opts, g, log, t.storage, t.key);
+    }),
+  );
+}
+
+interface BinlogSyncFlags {
+  checksum?: boolean;
+  checksumFile?: string;
+  saveLog?: boolean;
+  logFile?: string;
+  parallel?: number;
+  maxAttempts?: number;
+  sshKey?: string;
+  dsn?: string;
+  job?: string;
+}
+
+async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptions, log: Logger, storage: Storage, prefix: string): Promise<number> {
+  const progress = new TransferProgress(log, 'binlog sync:');
+  try {
+    const dsn = await resolveDsn(cmd, { dsn: opts.dsn, job: opts.job });
+    const conn = await connectMysql(dsn);
+    let status;
+    try {
+      status = await queryBinlogStatus(conn);
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+    const out = await syncBinlogs({
+      status,
+      storage,
+      prefix,
+      checksum: Boolean(opts.checksum),
+      checksumFile: opts.checksumFile,
+      saveLog: Boolean(opts.saveLog),
+      logFile: opts.logFile,
+      parallel: opts.parallel,
+      maxAttempts: attemptsOf(opts.maxAttempts, 8),
+      dryRun: Boolean(g.dryRun),
+      log,
+      events: syncEvents(progress, log),
+    });
+    progress.stop();
+    return printSyncResult(out.result, g, storage.describe(prefix), (k) => storage.describe(k));
+  } finally {
+    progress.stop();
+    await storage.close?.();
+  }
 }

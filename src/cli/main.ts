@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
+import { addGlobalOptions, action, examples, globals, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, runDaemonCommand } from './daemon.js';
+import { register as registerRestore } from './restore.js';
 import { register as registerSlow } from './slow.js';
 import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
+import { register as registerSync } from './sync.js';
+import { register as registerDownload } from './download.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -64,15 +67,9 @@ export function buildProgram(): Command {
   registerBinlog(program);
   registerTz(program);
 
-  const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
-    const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
-    extra?.(c);
-    c.action(notImplemented(what));
-    return c;
-  };
-  stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
-  stub('sync', 'checksum-based, resumable, parallel file sync to any storage', 'onedump sync');
-  stub('download', 'download every object under a prefix from a storage', 'onedump download');
+  registerRestore(program);
+  registerSync(program);
+  registerDownload(program);
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(

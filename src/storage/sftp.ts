@@ -474,6 +474,18 @@ export class SftpStorage implements Storage {
     }
   }
 
+  /** Whether the key names an existing remote folder (sync decides file-or-folder destinations with it). */
+  async isFolder(key: string): Promise<boolean> {
+    const p = this.pathOf(key);
+    const c = await this.wrap('stat', p, () => this.connection());
+    try {
+      return (await call<Stats>((cb) => c.sftp.stat(p, cb))).isDirectory();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === NO_SUCH_FILE) return false;
+      throw this.fail(err, 'stat', p);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     const p = this.pathOf(key);
     const c = await this.wrap('delete', p, () => this.connection());
