@@ -507,7 +507,10 @@ export class SftpStorage implements Storage {
 const sftpOptions = z.strictObject({
   path: str({ description: 'Remote path of the backup (absolute, or relative to the login folder).', example: '/var/backups/app.sql', go: true }),
   ...sshFields,
-  maxattempts: described(z.number().int().min(0).optional(), { description: 'Attempts per fault before giving up (0 or unset = unlimited, as the Go tool).', example: 10 }),
+  maxattempts: described(z.number().int().min(0).optional(), {
+    description: `Attempts per fault in a row before giving up (progress resets the count). Unset: ${DEFAULT_RETRY.attempts}, about a minute of outage; 0: unlimited, as the Go tool (the job then waits for the host for as long as its timeout allows).`,
+    example: 10,
+  }),
   sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
   keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
 });
@@ -517,6 +520,11 @@ function rootAndKey(path: string): { root: string; key: string } {
   if (path.endsWith('/')) return { root: path.replace(/\/+$/, '') || '/', key: '' };
   const dir = posix.dirname(path);
   return { root: dir === '.' ? '' : dir, key: posix.basename(path) };
+}
+
+/** Unset is bounded so an unreachable host cannot hang a nightly job forever; 0 is the Go tool's "unlimited". */
+function sftpAttempts(v: number | undefined): number {
+  return v === undefined ? DEFAULT_RETRY.attempts : v === 0 ? Infinity : v;
 }
 
 const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum'] as const;
@@ -537,7 +545,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
     const storage = new SftpStorage({
       target: sshTarget(o, what),
       root,
-      maxAttempts: o.maxattempts ? o.maxattempts : Infinity,
+      maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
       log: ctx.log,
     });
@@ -567,7 +575,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
     const storage = new SftpStorage({
       target: sshTarget(o, `sftp storage ${url.origin}${url.pathname}`),
       root,
-      maxAttempts: o.maxattempts ? o.maxattempts : Infinity,
+      maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
       log: ctx.log,
     });

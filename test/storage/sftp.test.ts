@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY } from '../../src/util/retry.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Readable, type Writable } from 'node:stream';
 import { once } from 'node:events';
@@ -58,10 +59,12 @@ describe('sftp storage', () => {
     expect(statSync(remote).mode & 0o777).toBe(0o600);
     expect(existsSync(remote + '.partial')).toBe(false);
     await st.close?.();
-    // maxattempts bounds the retries of the registry's wrapper and of the resume; 0 or unset is unlimited, as in Go.
+    // maxattempts bounds the retries of the registry's wrapper and of the resume; 0 is unlimited, as in Go; unset is
+    // the default policy, so an unreachable host cannot hang a job forever.
     expect(storageFromUrl(`sftp://u@127.0.0.1:${sshd.port}/x/y.sql?sshkey=${encodeURIComponent(sshd.keyPath)}&maxattempts=3`, { log: silentLogger }).storage.retryPolicy?.attempts).toBe(3);
     expect((sftpBackend.fromConfig({ ...opts, maxattempts: 0 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(Infinity);
     expect((sftpBackend.fromConfig({ ...opts, maxattempts: 5 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(5);
+    expect((sftpBackend.fromConfig({ ...opts, maxattempts: undefined }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(DEFAULT_RETRY.attempts);
     // sshport wins over a port in sshhost; the Go form host without port means 22.
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com', sshport: undefined })).toBe(`sftp://${sshd.user}@db.example.com${remote}`);
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com:2222', sshport: 2200 })).toBe(`sftp://${sshd.user}@db.example.com:2200${remote}`);
