@@ -114,7 +114,7 @@ export function syncEvents(progress: TransferProgress, log: Logger): SyncEvents 
   return {
     onPlan: (files) => {
       const send = files.filter((f) => f.action === 'send');
-      for (const f of files) log.debug({ file: f.path, key: f.key, action: f.action }, f.reason);
+      for (const f of files) log.debug({ file: f.path, dest: f.key, action: f.action }, f.reason);
       progress.plan(send.length, send.reduce((a, f) => a + f.size, 0));
     },
     onStart: (f) => progress.start(f.rel, f.size),
