@@ -15,8 +15,8 @@ export default tseslint.config(
   },
   { files: ['bin/**', 'bench/**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   {
-    files: ['scripts/import-meta-url-shim.js'],
-    languageOptions: { globals: { require: 'readonly', __filename: 'readonly' } },
+    files: ['scripts/import-meta-url-shim.js', '**/*.cjs'],
+    languageOptions: { globals: { require: 'readonly', __filename: 'readonly', process: 'readonly', console: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   // Parsers match control bytes on purpose (NUL in slow-log queries, binlog framing).

@@ -39,17 +39,20 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBIn
   const socket = join(base, 'mysqld.sock');
   const binlogBase = join(base, 'binlog', 'mysql-bin');
   const runAsRoot = userInfo().uid === 0;
-  execFileSync('mkdir', ['-p', datadir, join(base, 'binlog')]);
+  // A private tmpdir: concurrent bootstraps sharing /tmp collide on their #sql-temptable files and abort.
+  const tmp = join(base, 'tmp');
+  execFileSync('mkdir', ['-p', datadir, join(base, 'binlog'), tmp]);
   if (runAsRoot) {
     const ids = execFileSync('id', ['-u', 'mysql']).toString().trim();
     const gid = execFileSync('id', ['-g', 'mysql']).toString().trim();
-    for (const p of [base, datadir, join(base, 'binlog')]) chownSync(p, Number(ids), Number(gid));
+    for (const p of [base, datadir, join(base, 'binlog'), tmp]) chownSync(p, Number(ids), Number(gid));
   }
   execFileSync(
     installDb,
     [
       '--no-defaults',
       `--datadir=${datadir}`,
+      `--tmpdir=${tmp}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       ...(runAsRoot ? ['--user=mysql'] : []),
@@ -64,6 +67,7 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBIn
       '--no-defaults',
       `--datadir=${datadir}`,
       `--socket=${socket}`,
+      `--tmpdir=${tmp}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--log-bin=${binlogBase}`,

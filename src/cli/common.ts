@@ -102,11 +102,3 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | n
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
-
-/** A command whose capability is not built yet: it says so and exits 2 rather than pretend. */
-export function notImplemented(what: string): () => Promise<void> {
-  return async () => {
-    process.stderr.write(`onedump: ${what} is not implemented yet.\n`);
-    process.exitCode = 2;
-  };
-}

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { addGlobalOptions, action, examples, globals, notImplemented, reportError } from './common.js';
+import { addGlobalOptions, action, examples, globals, reportError } from './common.js';
 import { register as registerDump, runDumpCommand, type DumpFlags } from './dump.js';
 import { register as registerConfig } from './config.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT, runDaemonCommand } from './daemon.js';
+import { register as registerRestore } from './restore.js';
 import { register as registerSlow } from './slow.js';
 import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
@@ -16,6 +18,9 @@ import { VERSION } from '../version.js';
 interface RootFlags extends DumpFlags {
   daemon?: boolean;
   cron?: string;
+  shutdownTimeout?: string;
+  healthPort?: string;
+  healthHost?: string;
   s3Bucket?: string;
   awsRegion?: string;
   awsKey?: string;
@@ -34,6 +39,9 @@ export function buildProgram(): Command {
     .option('--daemon', 'run the jobs on their schedules until SIGINT/SIGTERM')
     .option('--cron <interval>', 'the Go tool\'s interval (e.g. 1h): run every job at this interval (implies --daemon)')
     .option('--job <name...>', 'run only these jobs')
+    .option('--shutdown-timeout <duration>', 'daemon: how long SIGTERM/SIGINT waits for running jobs before aborting them', DEFAULT_SHUTDOWN_TIMEOUT)
+    .option('--health-port <port>', 'daemon: serve /healthz (JSON) and /metrics (Prometheus) on this port')
+    .option('--health-host <host>', 'daemon: address the health endpoints listen on', '127.0.0.1')
     .addOption(new Option('-b, --s3-bucket <bucket>', 'the Go tool\'s form: read the config (-f KEY) from this S3 bucket').hideHelp())
     .addOption(new Option('-r, --aws-region <region>', 'region of --s3-bucket').hideHelp())
     .addOption(new Option('-k, --aws-key <id>', 'access key id for --s3-bucket (prefer AWS_ACCESS_KEY_ID)').hideHelp())
@@ -45,6 +53,7 @@ export function buildProgram(): Command {
     examples(
       'onedump dump -c jobs.yml                     run every dump job once',
       'onedump --daemon -c jobs.yml                 run jobs on their schedules',
+      'onedump --daemon -c jobs.yml --health-port 9464   ... with /healthz and /metrics',
       'onedump config validate -c jobs.yml          check a config',
       'onedump slow /var/log/mysql/slow.log.gz      top query shapes of a slow log',
       'onedump -f jobs.yml                          the Go tool\'s form (also: -f jobs.yml -c 1h)',
@@ -58,13 +67,7 @@ export function buildProgram(): Command {
   registerBinlog(program);
   registerTz(program);
 
-  const stub = (name: string, description: string, what: string, extra?: (c: Command) => void) => {
-    const c = program.command(name).description(`${description} (not implemented yet)`).allowUnknownOption().allowExcessArguments();
-    extra?.(c);
-    c.action(notImplemented(what));
-    return c;
-  };
-  stub('restore', 'load a backup from any storage into a database, optionally replaying binlogs up to a time', 'onedump restore');
+  registerRestore(program);
   registerSync(program);
   registerDownload(program);
 
@@ -86,10 +89,7 @@ export function buildProgram(): Command {
         g.file = `s3://${g.s3Bucket}/${key.replace(/^\//, '')}${g.awsRegion ? `?region=${encodeURIComponent(g.awsRegion)}` : ''}`;
       }
       if (g.cron && parseDuration(g.cron) === undefined) throw new UsageError(`--cron "${g.cron}" is not a duration such as 30m or 1h.`);
-      if (g.daemon || g.cron) {
-        await notImplemented('the daemon (--daemon / --cron)')();
-        return;
-      }
+      if (g.daemon || g.cron) return runDaemonCommand(g);
       if (!g.file && !g.config && !process.env.ONEDUMP_CONFIG) {
         cmd.outputHelp();
         return 2;

@@ -1,4 +1,5 @@
 import { configJsonSchema } from './json-schema.js';
+import { driverReference } from '../dump/driver-docs.js';
 
 interface JsonSchema {
   type?: string | string[];
@@ -62,6 +63,7 @@ export function configReference(): string {
     ...HEAD,
     ...rows(job, ''),
     '',
+    ...driverReference(),
   ];
   for (const [kind, list] of Object.entries(storage.properties ?? {})) {
     parts.push(`## Storage \`${kind}\` (\`jobs[].storage.${kind}[]\`)`, '', list.description ?? '', '', ...HEAD, ...rows(list.items ?? {}, ''), '');

@@ -16,7 +16,7 @@ const notifierShape = Object.fromEntries(
 ) as Record<string, z.ZodOptional<z.ZodArray<z.ZodType>>>;
 
 const retrySchema = z.strictObject({
-  attempts: posInt({ description: 'Total tries of a job step that failed with a transient fault (default 8).' }).optional(),
+  attempts: posInt({ description: 'Total tries of a job step that failed with a transient fault (default 12: rides out at least 30 s of outage).' }).optional(),
   initial: duration({ description: 'First back-off delay (default 500ms).', example: '1s' }).optional(),
   max: duration({ description: 'Longest back-off delay (default 8s).', example: '30s' }).optional(),
 });

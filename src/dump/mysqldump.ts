@@ -3,8 +3,13 @@ import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
 import { createSecretFile } from '../util/secret-file.js';
 import { runDumpProcess } from './process.js';
+import { classifyToolError } from './classify.js';
+import { remoteDumpCommand, runRemoteDump } from './remote.js';
 
-/** Options the job gets when it sets none: a consistent, restorable dump. The job's `options` replace them. */
+/**
+ * Options the job gets when it sets none: a consistent, restorable dump (one snapshot, rows streamed, routines,
+ * events and triggers, binary data as hex). The job's `options` replace them, as in the Go tool.
+ */
 export const MYSQLDUMP_DEFAULT_OPTIONS = ['--single-transaction', '--quick', '--routines', '--events', '--triggers', '--hex-blob'];
 
 /** mysql option-file value quoting: backslash and double quote escaped inside double quotes. */
@@ -23,10 +28,12 @@ export function clientDefaults(dsn: ParsedDsn): string {
     lines.push(`port=${dsn.port ?? 3306}`);
     lines.push('protocol=TCP');
   }
+  const tls = dsn.params.tls ?? dsn.params.ssl;
+  if (tls === 'true' || tls === 'required') lines.push('ssl');
   return lines.join('\n') + '\n';
 }
 
-/** Runs mysqldump (or mariadb-dump) with credentials in a 0600 defaults file that is removed afterwards. */
+/** Runs mysqldump (or mariadb-dump) locally, or on the job's SSH host, with credentials in a 0600 defaults file. */
 export class MysqldumpDumper implements Dumper {
   readonly name = 'mysqldump';
   constructor(
@@ -34,25 +41,45 @@ export class MysqldumpDumper implements Dumper {
     private readonly binary = 'mysqldump',
   ) {}
 
-  args(job: JobContext['job'], defaultsFile: string): string[] {
+  /** Arguments after --defaults-extra-file (which must come first). */
+  args(job: JobContext['job']): string[] {
     const opts = job.options ?? MYSQLDUMP_DEFAULT_OPTIONS;
-    const args = [`--defaults-extra-file=${defaultsFile}`, ...opts];
-    if (this.dsn.database) {
+    const args = [...opts];
+    const multi = opts.some((o) => o === '--all-databases' || o === '-A' || o.startsWith('--databases') || o === '-B');
+    if (this.dsn.database && !multi) {
+      for (const t of job.excludetables ?? []) args.push(`--ignore-table=${this.dsn.database}.${t}`);
       args.push(this.dsn.database);
       if (job.tables?.length) args.push(...job.tables);
-      for (const t of job.excludetables ?? []) args.push(`--ignore-table=${this.dsn.database}.${t}`);
-    } else if (!opts.some((o) => o === '--all-databases' || o === '-A' || o.startsWith('--databases') || o === '-B')) {
+    } else if (!multi) {
       args.push('--all-databases');
     }
     return args;
   }
 
   async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const cred = createSecretFile('my.cnf', clientDefaults(this.dsn));
+    const label = this.binary.split('/').pop() ?? 'mysqldump';
     try {
-      await runDumpProcess({ label: this.name, command: this.binary, args: this.args(ctx.job, cred.path), signal: ctx.signal, out });
-    } finally {
-      cred.remove();
+      if (ctx.job.sshhost) {
+        await runRemoteDump({
+          job: ctx.job,
+          log: ctx.log,
+          label,
+          tool: this.binary,
+          command: remoteDumpCommand(this.binary, ['--defaults-extra-file={CRED}', ...this.args(ctx.job)]),
+          secret: clientDefaults(this.dsn),
+          out,
+          signal: ctx.signal,
+        });
+        return {};
+      }
+      const cred = createSecretFile('my.cnf', clientDefaults(this.dsn));
+      try {
+        await runDumpProcess({ label, command: this.binary, args: [`--defaults-extra-file=${cred.path}`, ...this.args(ctx.job)], signal: ctx.signal, out });
+      } finally {
+        cred.remove();
+      }
+    } catch (err) {
+      throw classifyToolError(err, ctx.job.name);
     }
     return {};
   }

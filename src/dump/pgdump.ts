@@ -3,6 +3,8 @@ import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
 import { createSecretFile } from '../util/secret-file.js';
 import { runDumpProcess } from './process.js';
+import { classifyToolError } from './classify.js';
+import { remoteDumpCommand, runRemoteDump } from './remote.js';
 
 /** .pgpass escaping: backslash and colon. */
 function pgpassField(v: string): string {
@@ -11,8 +13,14 @@ function pgpassField(v: string): string {
 
 /** libpq environment for a DSN; the password goes in a 0600 PGPASSFILE, never in argv or PGPASSWORD. */
 export function libpqEnv(dsn: ParsedDsn, passfile?: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...libpqVars(dsn, passfile) };
   delete env.PGPASSWORD;
+  return env;
+}
+
+/** Only the PG* variables for a DSN (no secrets: the password is in the passfile). */
+export function libpqVars(dsn: ParsedDsn, passfile?: string): Record<string, string> {
+  const env: Record<string, string> = {};
   env.PGHOST = dsn.socket ?? dsn.host ?? 'localhost';
   env.PGPORT = String(dsn.port ?? 5432);
   if (dsn.user) env.PGUSER = dsn.user;
@@ -27,6 +35,13 @@ export function libpqEnv(dsn: ParsedDsn, passfile?: string): NodeJS.ProcessEnv {
     connect_timeout: 'PGCONNECT_TIMEOUT',
     application_name: 'PGAPPNAME',
     options: 'PGOPTIONS',
+    sslcompression: 'PGSSLCOMPRESSION',
+    sslsni: 'PGSSLSNI',
+    sslcrldir: 'PGSSLCRLDIR',
+    ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+    ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+    gssencmode: 'PGGSSENCMODE',
+    target_session_attrs: 'PGTARGETSESSIONATTRS',
   };
   for (const [k, v] of Object.entries(dsn.params)) if (map[k]) env[map[k]] = v;
   return env;
@@ -36,6 +51,12 @@ export function pgpassLine(dsn: ParsedDsn): string {
   return `*:*:*:${pgpassField(dsn.user || '*')}:${pgpassField(dsn.password ?? '')}\n`;
 }
 
+/** libpq variables for a remote run: everything libpqEnv sets except the inherited environment. */
+function remoteEnv(dsn: ParsedDsn): Record<string, string> {
+  return libpqVars(dsn, '{CRED}');
+}
+
+/** pg_dump locally or on the job's SSH host; the password goes in a 0600 passfile (PGPASSFILE), never argv or env. */
 export class PgDumpDumper implements Dumper {
   readonly name = 'pg_dump';
   constructor(
@@ -51,18 +72,29 @@ export class PgDumpDumper implements Dumper {
   }
 
   async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const pass = this.dsn.password !== undefined ? createSecretFile('pgpass', pgpassLine(this.dsn)) : undefined;
+    const label = this.binary.split('/').pop() ?? 'pg_dump';
     try {
-      await runDumpProcess({
-        label: this.name,
-        command: this.binary,
-        args: this.args(ctx.job),
-        env: libpqEnv(this.dsn, pass?.path),
-        signal: ctx.signal,
-        out,
-      });
-    } finally {
-      pass?.remove();
+      if (ctx.job.sshhost) {
+        await runRemoteDump({
+          job: ctx.job,
+          log: ctx.log,
+          label,
+          tool: this.binary,
+          command: remoteDumpCommand(this.binary, this.args(ctx.job), remoteEnv(this.dsn)),
+          secret: pgpassLine(this.dsn),
+          out,
+          signal: ctx.signal,
+        });
+        return {};
+      }
+      const pass = this.dsn.password !== undefined ? createSecretFile('pgpass', pgpassLine(this.dsn)) : undefined;
+      try {
+        await runDumpProcess({ label, command: this.binary, args: this.args(ctx.job), env: libpqEnv(this.dsn, pass?.path), signal: ctx.signal, out });
+      } finally {
+        pass?.remove();
+      }
+    } catch (err) {
+      throw classifyToolError(err, ctx.job.name);
     }
     return {};
   }

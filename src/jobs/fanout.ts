@@ -20,7 +20,13 @@ export class Fanout extends Writable {
 
   constructor(names: string[], highWaterMark = 1 << 20) {
     super({ highWaterMark });
-    this.branches = names.map((name) => ({ name, stream: new PassThrough({ highWaterMark }), failed: false }));
+    this.branches = names.map((name) => {
+      const stream = new PassThrough({ highWaterMark });
+      // A branch can be failed before its consumer attached (e.g. the source died while a storage was still
+      // connecting); the consumer still sees the error through the destroyed stream, so it must not crash the process.
+      stream.on('error', () => undefined);
+      return { name, stream, failed: false };
+    });
   }
 
   /** Detaches a branch (its consumer failed); its stream is destroyed so the consumer's upload aborts. */
@@ -64,9 +70,8 @@ export class Fanout extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // After a normal finish (autoDestroy) the branches are ended and their consumers still read the buffered tail:
-    // only branches that did not get the whole stream are destroyed.
-    for (const b of this.live()) if (err || !b.stream.writableEnded) b.stream.destroy(err ?? new Error('the dump was aborted'));
+    // Destroyed without an error after a normal finish (autoDestroy): the branches still drain what they hold.
+    if (err || !this.writableFinished) for (const b of this.live()) b.stream.destroy(err ?? new Error('the dump was aborted'));
     cb(err);
   }
 

@@ -10,7 +10,7 @@ import { backupKey } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
 import { errorMessage, isTransient, NotImplementedError, UsageError } from '../util/errors.js';
-import { retry } from '../util/retry.js';
+import { policyFromConfig, retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
 
 /** A job ready to run: its dumper and destinations are built (so bad config fails before anything runs). */
@@ -99,11 +99,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         return r;
       },
       {
-        policy: {
-          attempts: job.retry?.attempts,
-          initialMs: job.retry?.initial !== undefined ? parseDuration(job.retry.initial) : undefined,
-          maxMs: job.retry?.max !== undefined ? parseDuration(job.retry.max) : undefined,
-        },
+        policy: policyFromConfig(job.retry),
         signal,
         onRetry: (err, attempt, delay) => log.warn(`job "${job.name}" failed with a transient fault (${errorMessage(err)}); retry ${attempt} in ${delay} ms`),
       },

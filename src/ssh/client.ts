@@ -39,18 +39,19 @@ export function splitHostPort(hostField: string, port?: number): { host: string;
   return { host: hostField, port: port ?? 22 };
 }
 
-/** Builds a target from config keys; `what` names the config location in errors (e.g. `job "app"`). */
+/** Builds a target from config keys; `what` names the config location in errors (e.g. `storage.sftp[0]`; '' for a job, whose name the runner adds). */
 export function sshTarget(cfg: SshConfig, what: string, extra: { ownKnownHosts?: string } = {}): SshTarget {
-  if (!cfg.sshhost) throw new PermanentError(`${what}: sshhost is required for SSH.`);
-  if (!cfg.sshuser) throw new PermanentError(`${what}: sshuser is required with sshhost.`);
-  if (!cfg.sshkey) throw new PermanentError(`${what}: sshkey is required with sshhost (a key file path, base64 of the key, or its PEM text).`);
+  const pre = what ? `${what}: ` : '';
+  if (!cfg.sshhost) throw new PermanentError(`${pre}sshhost is required for SSH.`);
+  if (!cfg.sshuser) throw new PermanentError(`${pre}sshuser is required with sshhost.`);
+  if (!cfg.sshkey) throw new PermanentError(`${pre}sshkey is required with sshhost (a key file path, base64 of the key, or its PEM text).`);
   const { host, port } = splitHostPort(cfg.sshhost, cfg.sshport);
   const expand = (p: string) => (p.startsWith('~/') ? homedir() + p.slice(1) : p);
   return {
     host,
     port,
     user: cfg.sshuser,
-    key: loadPrivateKey(cfg.sshkey, cfg.sshpassphrase, `${what}: sshkey`),
+    key: loadPrivateKey(cfg.sshkey, cfg.sshpassphrase, `${pre}sshkey`),
     knownHosts: cfg.sshknownhosts ? [expand(cfg.sshknownhosts)] : undefined,
     hostKey: cfg.sshhostkey,
     ownKnownHosts: extra.ownKnownHosts,
@@ -312,7 +313,7 @@ export async function withSsh<T>(t: SshTarget, o: ConnectOptions, fn: (s: SshSes
 
 /** POSIX shell single-quoting for remote command lines (no secrets ever go through here). */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export type { Duplex };

@@ -185,7 +185,6 @@ export class S3Storage implements Storage {
     addAbortSignal(signal, body);
     const stats: S3UploadStats = { parts: 0, partAttempts: 0, bytesSent: 0 };
     this.lastUpload = stats;
-    const wholeMd5 = createHash('md5');
     const sha = opts.sha256 ? createHash('sha256') : undefined;
     const partMd5s: Buffer[] = [];
     const etags: string[] = [];
@@ -236,7 +235,6 @@ export class S3Storage implements Storage {
       let single: Buffer | undefined;
       for await (const c of body) {
         const chunk = c as Buffer;
-        wholeMd5.update(chunk);
         sha?.update(chunk);
         total += chunk.length;
         pending.push(chunk);
@@ -315,7 +313,7 @@ export class S3Storage implements Storage {
         );
         uploadId = undefined;
       }
-      return await this.verify(key, total, expectedEtag, wholeMd5.digest('hex'));
+      return await this.verify(key, total, expectedEtag);
     } catch (err) {
       ctl.abort(err);
       await Promise.allSettled(inflight);
@@ -335,8 +333,12 @@ export class S3Storage implements Storage {
     }
   }
 
-  /** Size always; ETag where it is an MD5 form we can compute (single-part MD5, multipart MD5-of-MD5s, or s3rver's whole MD5). */
-  private async verify(key: string, size: number, expectedEtag: string, wholeMd5: string): Promise<StoredObject> {
+  /**
+   * Size always; the ETag where it has the form S3 gives unencrypted objects (MD5 of a single part, MD5 of the parts'
+   * MD5s plus "-N" for multipart). Other forms (SSE-KMS, s3rver's whole-object MD5 for multipart) are left to the
+   * Content-MD5 every part carried, which the store checked on arrival.
+   */
+  private async verify(key: string, size: number, expectedEtag: string): Promise<StoredObject> {
     const where = this.describe(key);
     const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }));
     const etag = (head.ETag ?? '').replace(/"/g, '');
@@ -346,8 +348,9 @@ export class S3Storage implements Storage {
     };
     if (head.ContentLength !== size) throw await bad(`${head.ContentLength} bytes stored, ${size} sent`);
     const kms = head.ServerSideEncryption === 'aws:kms' || head.ServerSideEncryption === 'aws:kms:dsse' || head.SSECustomerAlgorithm;
-    const md5Like = /^[0-9a-f]{32}(-\d+)?$/.test(etag);
-    if (!kms && md5Like && etag !== expectedEtag && etag !== wholeMd5) throw await bad(`ETag ${etag}, expected ${expectedEtag}`);
+    // Only an ETag of the very form we computed can be compared: "md5-N" for multipart, plain md5 for one part.
+    const sameForm = expectedEtag.includes('-') ? /^[0-9a-f]{32}-\d+$/.test(etag) : /^[0-9a-f]{32}$/.test(etag);
+    if (!kms && sameForm && etag !== expectedEtag) throw await bad(`ETag ${etag}, expected ${expectedEtag}`);
     return { key, size, location: where, hash: etag ? { algorithm: 'etag', value: etag } : undefined };
   }
 
@@ -414,18 +417,19 @@ const s3Options = z.strictObject({
   bucket: str({ description: 'Bucket name.', example: 'my-backups', go: true }),
   key: str({ description: 'Object key of the backup (the file name part gets the unique prefix and .gz suffix).', example: 'db/app.sql', go: true }),
   region: described(z.string().optional(), { description: 'AWS region; defaults to AWS_REGION / the AWS config.', example: 'ap-southeast-2', go: true }),
-  'access-key-id': secret({ description: 'Access key id; defaults to the AWS credential chain.', go: true }).optional(),
-  'secret-access-key': secret({ description: 'Secret access key; defaults to the AWS credential chain.', go: true }).optional(),
-  'session-token': secret({ description: 'Session token for temporary credentials.', go: true }).optional(),
+  'access-key-id': secret({ description: 'Access key id; defaults to the AWS credential chain.', example: '${AWS_ACCESS_KEY_ID}', go: true }).optional(),
+  'secret-access-key': secret({ description: 'Secret access key; defaults to the AWS credential chain.', example: '${AWS_SECRET_ACCESS_KEY}', go: true }).optional(),
+  'session-token': secret({ description: 'Session token for temporary credentials.', example: '${AWS_SESSION_TOKEN}', go: true }).optional(),
   endpoint: described(z.string().url().optional(), { description: 'Endpoint of an S3-compatible store (MinIO, R2, …).', example: 'http://127.0.0.1:9000' }),
-  forcepathstyle: bool({ description: 'Path-style addressing (bucket in the path), needed by most S3-compatible stores.' }).optional(),
+  forcepathstyle: bool({ description: 'Path-style addressing (bucket in the path), needed by most S3-compatible stores.', example: true }).optional(),
   storageclass: described(z.string().optional(), { description: 'Storage class, e.g. STANDARD_IA, GLACIER_IR.', example: 'STANDARD_IA' }),
-  partsize: posInt({ description: 'Multipart part size in MiB (min 5).', example: 16 }).optional(),
-  queuesize: posInt({ description: 'Parts uploaded in parallel.', example: 4 }).optional(),
+  partsize: posInt({ description: 'Multipart part size in MiB (min 5; default 16). It doubles every 1,000 parts so a stream of any size fits in S3\'s 10,000 parts.', example: 16 }).optional(),
+  queuesize: posInt({ description: 'Parts uploaded in parallel (default 4); memory is about (queuesize + 1) × partsize.', example: 4 }).optional(),
   checksums: described(z.enum(['when_supported', 'when_required']).optional(), {
-    description: 'SDK request checksums: when_supported (AWS default) or when_required (for stores that mishandle aws-chunked uploads).',
+    description: 'SDK request checksums: when_supported (AWS default) or when_required (for stores that mishandle aws-chunked uploads, such as s3rver).',
+    example: 'when_required',
   }),
-  keep: posInt({ description: 'Keep only the newest N backups of this job under this prefix.' }).optional(),
+  keep: posInt({ description: 'Keep only the newest N backups of this job under this prefix.', example: 7 }).optional(),
 });
 export type S3Options = z.infer<typeof s3Options>;
 

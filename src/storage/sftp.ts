@@ -178,7 +178,8 @@ export class SftpStorage implements Storage {
     this.lastUpload = stats;
     const signal = opts.signal;
     signal?.throwIfAborted();
-    const hash = createHash('sha256');
+    // sha256 costs CPU on the one core that also encrypts: only when something will check it.
+    const hash = opts.sha256 || this.cfg.sha256sum ? createHash('sha256') : undefined;
     const chunkSize = this.chunkSize;
     const concurrency = Math.max(1, this.cfg.concurrency ?? 32);
 
@@ -186,6 +187,7 @@ export class SftpStorage implements Storage {
     let handle!: Buffer;
     /** Writes sent but not acknowledged, by offset: exactly what a reconnect must resend. */
     const unacked = new Map<number, Buffer>();
+    const pool: Buffer[] = [];
     let ackedBytes = 0;
     let writeError: unknown;
     let wake: (() => void) | undefined;
@@ -196,8 +198,14 @@ export class SftpStorage implements Storage {
     };
     const waitForEvent = () => new Promise<void>((r) => (wake = r));
 
+    const hooked = new Set<Conn>();
     const openPartial = async (flags: 'w' | 'r+') => {
       conn = await this.connection();
+      // A connection that dies wakes the writer, which would otherwise wait for acknowledgements that never come.
+      if (!hooked.has(conn)) {
+        hooked.add(conn);
+        conn.session.client.once('close', notify);
+      }
       await this.mkdirs(conn.sftp, posix.dirname(finalPath));
       try {
         handle = await call<Buffer>((cb) => conn.sftp.open(partial, flags, { mode: 0o600 }, cb));
@@ -218,6 +226,7 @@ export class SftpStorage implements Storage {
           writeError ??= err;
         } else if (unacked.delete(offset)) {
           ackedBytes += buf.length;
+          if (buf.length === chunkSize) pool.push(buf);
           opts.onProgress?.(ackedBytes);
         }
         notify();
@@ -273,7 +282,7 @@ export class SftpStorage implements Storage {
           writeError = new TransientError(`the SSH connection to ${where} closed`);
           continue;
         }
-        await Promise.race([waitForEvent(), new Promise<void>((r) => setTimeout(r, 200))]);
+        await waitForEvent();
       }
     };
 
@@ -290,27 +299,25 @@ export class SftpStorage implements Storage {
       }
       await openPartial(skip > 0 ? 'r+' : 'w');
       if (skip > 0) stats.resumedAt.push(skip);
-      let pending: Buffer[] = [];
-      let pendingLen = 0;
+      // The stream is copied into a fixed set of chunk-sized slabs, each kept until the server acknowledges its write
+      // and then reused: memory stays at concurrency × chunkSize and the garbage collector has little to do.
+      let slab: Buffer | undefined;
+      let slabLen = 0;
       let offset = 0;
-      const flush = async (force: boolean) => {
-        while (pendingLen >= chunkSize || (force && pendingLen > 0)) {
-          const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
-          const n = Math.min(chunkSize, all.length);
-          const piece = all.subarray(0, n);
-          const rest = all.subarray(n);
-          pending = rest.length ? [rest] : [];
-          pendingLen = rest.length;
-          await drainTo(concurrency - 1);
-          unacked.set(offset, piece);
-          send(offset, piece);
-          offset += n;
-        }
+      const submit = async () => {
+        if (!slab || slabLen === 0) return;
+        const piece = slabLen === chunkSize ? slab : slab.subarray(0, slabLen);
+        slab = undefined;
+        slabLen = 0;
+        await drainTo(concurrency - 1);
+        unacked.set(offset, piece);
+        send(offset, piece);
+        offset += piece.length;
       };
       for await (const c of body) {
         signal?.throwIfAborted();
         let chunk = c as Buffer;
-        hash.update(chunk);
+        hash?.update(chunk);
         total += chunk.length;
         if (skip > 0) {
           const drop = Math.min(skip, chunk.length);
@@ -320,21 +327,25 @@ export class SftpStorage implements Storage {
           chunk = chunk.subarray(drop);
           if (!chunk.length) continue;
         }
-        pending.push(chunk);
-        pendingLen += chunk.length;
-        if (pendingLen >= chunkSize) await flush(false);
+        for (let off = 0; off < chunk.length; ) {
+          slab ??= pool.pop() ?? Buffer.allocUnsafeSlow(chunkSize);
+          const n = chunk.copy(slab, slabLen, off, Math.min(chunk.length, off + chunkSize - slabLen));
+          slabLen += n;
+          off += n;
+          if (slabLen === chunkSize) await submit();
+        }
       }
       signal?.throwIfAborted();
       if (skip > 0) throw new PermanentError(`sftp storage: ${partial} holds more bytes than the source has; delete it and run again.`);
-      await flush(true);
+      await submit();
       await drainTo(0);
       if (total === 0) opts.onProgress?.(0);
-      const digest = hash.digest('hex');
+      const digest = hash?.digest('hex');
       if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
       if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
       await this.commit(conn, handle, partial, finalPath, total, digest);
       handle = undefined as unknown as Buffer;
-      return { key, size: total, location: where, hash: { algorithm: 'sha256', value: digest } };
+      return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
     } catch (err) {
       const e = signal?.aborted ? signal.reason : err;
       if (conn && handle) {
@@ -343,11 +354,14 @@ export class SftpStorage implements Storage {
         if (!opts.resume && !conn.dead) await call<void>((cb) => conn.sftp.unlink(partial, (x) => cb(x, undefined))).catch(() => undefined);
       }
       throw e instanceof Error && !(e instanceof OnedumpError) && !signal?.aborted ? this.fail(e, 'upload', finalPath) : e;
+    } finally {
+      // The connection outlives this upload (sync sends many files over one): leave no listener behind.
+      for (const c of hooked) c.session.client.off('close', notify);
     }
   }
 
   /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
-  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string): Promise<void> {
+  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined): Promise<void> {
     const sftp = conn.sftp;
     const ext = (sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
     try {
@@ -478,8 +492,8 @@ const sftpOptions = z.strictObject({
   path: str({ description: 'Remote path of the backup (absolute, or relative to the login folder).', example: '/var/backups/app.sql', go: true }),
   ...sshFields,
   maxattempts: described(z.number().int().min(0).optional(), { description: 'Attempts per fault before giving up (0 or unset = unlimited, as the Go tool).', example: 10 }),
-  sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.' }).optional(),
-  keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.' }).optional(),
+  sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
+  keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
 });
 export type SftpOptions = z.infer<typeof sftpOptions>;
 

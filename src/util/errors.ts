@@ -83,16 +83,43 @@ const TRANSIENT_CODES = new Set([
   'ServiceUnavailable',
 ]);
 
+/**
+ * Faults no retry can fix, checked before the transient patterns: a dump tool's stderr often mentions the connection
+ * too ("connection to server ... failed: FATAL: password authentication failed").
+ */
+const PERMANENT_MESSAGES = [
+  /access denied/i,
+  /password authentication failed/i,
+  /authentication failed/i,
+  /no pg_hba\.conf entry/i,
+  /unknown database/i,
+  /database "[^"]*" does not exist/i,
+  /role "[^"]*" does not exist/i,
+  /permission denied/i,
+  /Got error: 10(44|45|49)\b/i, // ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_BAD_DB
+  /unknown (variable|option)/i,
+  /SSL connection is required|certificate verify failed/i,
+];
+
+/** Transient faults as clients and dump tools word them (mysqldump / mariadb-dump / pg_dump stderr included). */
 const TRANSIENT_MESSAGES = [
   /server has gone away/i,
-  /lost connection to (mysql )?server/i,
-  /connection (was )?(reset|refused|closed|terminated)/i,
+  /lost connection to (mysql |mariadb )?server/i,
+  /connection (was )?(reset|refused|closed|terminated|timed out)/i,
   /socket hang up/i,
   /timed? ?out/i,
-  /Can't connect to (MySQL|MariaDB) server/i,
-  /the database system is (starting up|shutting down)/i,
+  /Can't connect to (local )?(MySQL |MariaDB )?server/i, // MySQL: "Can't connect to MySQL server"; MariaDB: "Can't connect to server"
+  /Got error: 20(02|03|05|06|13)\b/i, // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+  /Unknown (MySQL )?server host/i, // DNS
+  /could not translate host name/i, // pg DNS
+  /Temporary failure in name resolution/i,
+  /server closed the connection unexpectedly/i,
+  /the database system is (starting up|shutting down|in recovery mode)/i,
+  /too many connections/i,
   /No response from server/i,
   /Connection lost/i,
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/,
+  /\b(HTTP|status(code)?)[ :]*(429|5\d\d)\b/i,
 ];
 
 function statusOf(err: Record<string, unknown>): number | undefined {
@@ -116,10 +143,14 @@ export function isTransient(err: unknown): boolean {
     const v = e[key];
     if (typeof v === 'string' && TRANSIENT_CODES.has(v)) return true;
   }
-  if (typeof e.errno === 'number' && [2002, 2003, 2006, 2013, 1040, 1205, 1213].includes(e.errno)) return true;
+  if (typeof e.errno === 'number' && [1044, 1045, 1049].includes(e.errno)) return false;
+  if (typeof e.errno === 'number' && [2002, 2003, 2005, 2006, 2013, 1040, 1205, 1213].includes(e.errno)) return true;
   const msg = typeof e.message === 'string' ? e.message : '';
+  if (PERMANENT_MESSAGES.some((re) => re.test(msg))) return false;
   if (TRANSIENT_MESSAGES.some((re) => re.test(msg))) return true;
   if (e.cause && e.cause !== err) return isTransient(e.cause);
+  // @slack/webhook wraps network failures as IncomingWebhookRequestError { original }.
+  if (e.original && e.original !== err) return isTransient(e.original);
   if (Array.isArray(e.errors)) return e.errors.some((x) => isTransient(x)); // AggregateError from net.connect
   return false;
 }

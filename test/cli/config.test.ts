@@ -90,10 +90,4 @@ describe('onedump config validate', () => {
     expect(help.stdout).toContain('Examples:');
     expect((await runCli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
-
-  it('a command that is not built yet says so and exits 2', async () => {
-    const r = await runCli(['download', 's3://b/p', '/tmp/x']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('not implemented yet');
-  });
 });

@@ -13,6 +13,7 @@ import { startCutProxy } from '../../testutils/proxy.js';
 import { randomStream, sha256Of } from '../../testutils/streams.js';
 import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
+import { loadConfigFor } from '../../src/cli/common.js';
 
 const BUCKET = 'onedump-test';
 const MiB = 1024 * 1024;
@@ -78,6 +79,26 @@ describe('s3 storage', () => {
     expect(() => storageFromUrl(`s3://${BUCKET}/x?bogus=1`, { log: silentLogger })).toThrow(/unknown parameter "bogus"/);
   });
 
+  it('loads a config from s3:// (the root -c flag)', async () => {
+    const c = s3.client();
+    await c.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'configs/jobs.yml',
+        Body: 'jobs:\n  - name: from-s3\n    dbdriver: mysqldump\n    dbdsn: root@tcp(127.0.0.1:3306)/app\n    storage:\n      local: [{ path: /tmp/x.sql }]\n',
+      }),
+    );
+    c.destroy();
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+    try {
+      const loaded = await loadConfigFor(`s3://${BUCKET}/configs/jobs.yml?endpoint=${encodeURIComponent(s3.endpoint)}&forcepathstyle=true&checksums=when_required`);
+      expect(loaded.config.jobs.map((j) => j.name)).toEqual(['from-s3']);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('is built from a config entry with the Go tool\'s keys; the file name is the key\'s last part', async () => {
     const opts = s3Backend.options.parse({
       bucket: BUCKET,
@@ -136,6 +157,19 @@ describe('s3 storage', () => {
     const listed = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${st.prefix}verify/` }));
     c.destroy();
     expect(listed.Contents ?? []).toEqual([]);
+  });
+
+  it('fails verification on an ETag that is not the MD5 of what was sent', async () => {
+    const st = storage();
+    st.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'HeadObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef"';
+        return out;
+      },
+      { step: 'initialize', name: 'corruptEtag' },
+    );
+    await expect(st.put('verify/etag.sql', Readable.from([Buffer.from('hello')]))).rejects.toThrow(/failed verification after upload \(ETag 0123456789abcdef0123456789abcdef, expected 5d41402abc4b2a76b9719d911017c592\)/);
   });
 
   it('uploads 200 MB through a connection cut twice byte-identical, resending parts rather than restarting', { timeout: 300_000 }, async () => {

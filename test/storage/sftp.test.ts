@@ -58,6 +58,10 @@ describe('sftp storage', () => {
     expect(statSync(remote).mode & 0o777).toBe(0o600);
     expect(existsSync(remote + '.partial')).toBe(false);
     await st.close?.();
+    // maxattempts bounds the retries of the registry's wrapper and of the resume; 0 or unset is unlimited, as in Go.
+    expect(storageFromUrl(`sftp://u@127.0.0.1:${sshd.port}/x/y.sql?sshkey=${encodeURIComponent(sshd.keyPath)}&maxattempts=3`, { log: silentLogger }).storage.retryPolicy?.attempts).toBe(3);
+    expect((sftpBackend.fromConfig({ ...opts, maxattempts: 0 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(Infinity);
+    expect((sftpBackend.fromConfig({ ...opts, maxattempts: 5 }, { log: silentLogger }).storage as SftpStorage).retryPolicy.attempts).toBe(5);
     // sshport wins over a port in sshhost; the Go form host without port means 22.
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com', sshport: undefined })).toBe(`sftp://${sshd.user}@db.example.com${remote}`);
     expect(sftpBackend.describe({ ...opts, sshhost: 'db.example.com:2222', sshport: 2200 })).toBe(`sftp://${sshd.user}@db.example.com:2200${remote}`);
@@ -208,5 +212,24 @@ describe('sftp storage', () => {
           keep: 3`);
     expect(readdirSync(dir).sort()).toEqual([...names.slice(2), 'app.sql.gz.bak', 'other-app.sql'].sort());
     expect(readFileSync(join(dir, 'other-app.sql'), 'utf8')).toBe('not ours');
+  });
+});
+
+describe('sftp storage over one connection', () => {
+  it('sends many files over one connection without piling up listeners', { timeout: 60_000 }, async () => {
+    const st = storage();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 25; i++) await st.put(`many/f${i}.txt`, Readable.from([Buffer.from(`file ${i}`)]));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const keys: string[] = [];
+    for await (const o of st.list('many/')) keys.push(o.key);
+    expect(keys.length).toBe(25);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+    await st.close();
   });
 });

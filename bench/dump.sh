@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Native dumper vs mysqldump vs mydumper on the same throwaway MariaDB: wall time, MB/s and peak RSS, at ~0.1 GB
+# and >= 1 GB. Usage: bench/dump.sh [GB_ROWS] (default 2000000 rows ~ 1.1 GB of dump; 1/10 of that for the small run).
+# Needs: mariadb-server, mariadb-client, mydumper, /usr/bin/time (apt-get install time). Figures: bench/RESULTS-dump.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIG_ROWS=${1:-2000000}
+# Best wall time (and the largest peak RSS) of REPEAT runs: a shared 2-core machine is noisy.
+REPEAT=${REPEAT:-2}
+SMALL_ROWS=$((BIG_ROWS / 10))
+WORK=$(mktemp -d /tmp/onedump-bench.XXXXXX)
+DBPID=""
+cleanup() {
+  [ -n "$DBPID" ] && kill "$DBPID" 2>/dev/null && wait "$DBPID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== starting a throwaway MariaDB" >&2
+node --import tsx bench/start-mariadb.mts > "$WORK/db.json" 2>"$WORK/db.err" &
+DBPID=$!
+for _ in $(seq 1 120); do [ -s "$WORK/db.json" ] && break; sleep 0.5; done
+PORT=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$WORK/db.json','utf8')).port)")
+PW=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$WORK/db.json','utf8')).password)")
+umask 077
+printf '[client]\nuser=root\npassword=%s\nhost=127.0.0.1\nport=%s\nprotocol=TCP\n' "$PW" "$PORT" > "$WORK/my.cnf"
+DSN="root:${PW}@tcp(127.0.0.1:${PORT})"
+SQL="mariadb --defaults-extra-file=$WORK/my.cnf"
+
+build() { # db rows
+  echo "== building $1 ($2 rows)" >&2
+  $SQL -e "CREATE DATABASE $1; CREATE TABLE $1.t (id BIGINT PRIMARY KEY, n INT, d DECIMAL(20,6), f DOUBLE, fl FLOAT, dt DATETIME(6),
+    s VARCHAR(255), tx TEXT, b VARBINARY(64), j JSON) ENGINE=InnoDB"
+  local done=0
+  while [ "$done" -lt "$2" ]; do
+    local n=$(( $2 - done < 200000 ? $2 - done : 200000 ))
+    $SQL -e "INSERT INTO $1.t SELECT $done + seq, seq * 7 % 100000, seq / 7, seq * 1.1, seq / 3, '2024-01-01' + INTERVAL seq SECOND,
+      CONCAT('name ', seq, ' it''s \"quoted\" \\\\ ', MD5(seq)), REPEAT(CONCAT(MD5(seq), ' '), 12), UNHEX(SHA2(seq, 256)),
+      JSON_OBJECT('k', seq, 'v', MD5(seq)) FROM $1.seq_1_to_$n"
+    done=$((done + n))
+  done
+}
+build bsmall "$SMALL_ROWS"
+build bbig "$BIG_ROWS"
+
+echo "== bundling the CLI (as the release does)" >&2
+mkdir -p "$WORK/cli"
+npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --packages=external --outfile="$WORK/cli/main.js" --log-level=warning
+echo '{"type":"module"}' > "$WORK/cli/package.json"
+ln -s "$PWD/node_modules" "$WORK/cli/node_modules"
+
+measure() { # label db outfile-or-dir command...
+  local label=$1 db=$2 out=$3; shift 3
+  local best="" peak=0 bytes=0
+  for _ in $(seq 1 "$REPEAT"); do
+    rm -rf "$out"; [ "$label" = "mydumper (2 threads)" ] && mkdir -p "$out"
+    sync
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/stdout.txt" 2>"$WORK/stderr.txt" || { echo "$label failed:" >&2; tail -5 "$WORK/stderr.txt" >&2; return 1; }
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time.txt")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    bytes=$(du -sb "$out" | cut -f1)
+    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
+    if [ "$rss" -gt "$peak" ]; then peak=$rss; fi
+  done
+  awk -v l="$label" -v d="$db" -v b="$bytes" -v w="$best" -v r="$peak" 'BEGIN { printf "%-22s %-7s %10.1f %9.2f %9.1f %10.1f\n", l, d, b / 1e6, w, b / 1e6 / w, r / 1024 }'
+  rm -rf "$out"
+}
+
+printf '%-22s %-7s %10s %9s %9s %10s\n' TOOL DB "DUMP MB" "WALL s" "MB/s" "PEAK MB"
+for db in bsmall bbig; do
+  measure "onedump native" "$db" "$WORK/native.sql" node "$WORK/cli/main.js" dump --dsn "$DSN/$db" --driver mysql --to "$WORK/native.sql"
+  measure "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
+  measure "onedump mysqldump" "$db" "$WORK/wrapped.sql" node "$WORK/cli/main.js" dump --dsn "$DSN/$db" --driver mysqldump --to "$WORK/wrapped.sql"
+  measure "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
+done

@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import { addGlobalOptions, action, examples, globals, loggerFor, type GlobalOptions } from './common.js';
+import { parseDsn, DsnError, describeDsn } from '../config/dsn.js';
+import { planRestore, restoreDump } from '../dump/restore.js';
+import { UsageError } from '../util/errors.js';
+import { readDumpCoordinates, type DumpCoordinates } from '../binlog/dump-coords.js';
+import { replayBinlogs } from '../binlog/replay.js';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+/** A local path from a plain path or file:// URL; other storages are not supported for this flag yet. */
+function localPath(spec: string, flag: string): string {
+  if (spec.startsWith('file://')) return fileURLToPath(spec);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${flag} must be a local path for now (download it first with onedump download).`);
+  return resolve(spec);
+}
+import { ProgressLine } from '../util/progress.js';
+import { formatBytes, formatDuration } from '../util/duration.js';
+import { registerSecret } from '../util/redact.js';
+
+export interface RestoreFlags extends GlobalOptions {
+  from?: string;
+  dsn?: string;
+  targetDb?: string;
+  client?: string;
+  binlogs?: string;
+  until?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('restore')
+    .description('load a dump (plain or gzip; pg_dump custom format too) from a path or any storage into MySQL/MariaDB or PostgreSQL')
+    .requiredOption('--from <path-or-url>', 'the dump: a path, file://, s3://, sftp://, gdrive:// or dropbox:// URL')
+    .requiredOption('--dsn <dsn>', 'the database to load into (Go-driver form or mysql:// / postgres:// URL); prefer ONEDUMP_RESTORE_DSN for passwords')
+    .option('--target-db <name>', 'load into this database (created if missing) instead of the DSN\'s / the dump\'s own')
+    .option('--client <path>', 'client binary (default: mariadb or mysql; psql or pg_restore)')
+    .option('--binlogs <dir-or-url>', 'after loading the dump, replay the MySQL binlogs in this local folder from the dump\'s recorded position (point-in-time recovery)')
+    .option('--until <datetime>', 'with --binlogs: stop at this time ("2026-11-27 03:15:00" local time, or with Z / ±hh:mm)');
+  addGlobalOptions(cmd, { config: false });
+  cmd.addHelpText(
+    'after',
+    examples(
+      'onedump restore --from /backups/app.sql.gz --dsn "root:${DB_PASS}@tcp(127.0.0.1:3306)/app"',
+      'onedump restore --from s3://bucket/app/20261127-app.sql.gz --dsn mysql://root@db/ --target-db app_copy',
+      'onedump restore --from sftp://backup@host/var/backups/pg.dump --dsn postgres://postgres@127.0.0.1/postgres --target-db app',
+      'onedump restore --from app.sql --dsn "$DSN" --dry-run          show what would be done',
+      'onedump restore --from /backups/app.sql.gz --dsn "$DSN" --binlogs /var/lib/mysql-binlogs --until "2026-11-27 03:15:00"',
+    ),
+  );
+  cmd.action(action(async (_opts: unknown, c: Command) => runRestoreCommand(globals(c) as RestoreFlags)));
+}
+
+export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
+  const log = loggerFor(flags);
+  const dsnText = flags.dsn === '-' || !flags.dsn ? process.env.ONEDUMP_RESTORE_DSN : flags.dsn;
+  if (!dsnText) throw new UsageError('--dsn is required (or --dsn - with ONEDUMP_RESTORE_DSN set).');
+  let dsn;
+  try {
+    dsn = parseDsn(dsnText);
+  } catch (err) {
+    if (err instanceof DsnError) throw new UsageError(`--dsn: ${err.message}.`);
+    throw err;
+  }
+  registerSecret(dsn.password);
+  if (flags.until && !flags.binlogs) throw new UsageError('--until needs --binlogs.');
+  let coords: DumpCoordinates | undefined;
+  let binlogDir: string | undefined;
+  if (flags.binlogs) {
+    if (dsn.engine !== 'mysql') throw new UsageError('--binlogs replays MySQL/MariaDB binlogs; the DSN is PostgreSQL.');
+    if (flags.targetDb) throw new UsageError('--binlogs cannot be combined with --target-db: binlog events name their original databases.');
+    binlogDir = localPath(flags.binlogs, '--binlogs');
+    // The dump's "-- CHANGE MASTER TO" comment (native dumps and mysqldump --master-data=2) says where to start.
+    coords = await readDumpCoordinates(localPath(flags.from!, '--from with --binlogs'));
+  }
+  if (flags.targetDb !== undefined && !/^[^\0/\\.]{1,64}$/.test(flags.targetDb)) throw new UsageError(`--target-db "${flags.targetDb}" is not a valid database name.`);
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(`interrupted by ${sig}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = new ProgressLine();
+  try {
+    const opts = { from: flags.from!, dsn, targetDb: flags.targetDb, clientPath: flags.client, log, signal: ac.signal };
+    if (flags.dryRun) {
+      const p = await planRestore(opts);
+      await p.close();
+      const plan = p.plan;
+      const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until } : undefined;
+      if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, ...plan, replay }, null, 2) + '\n');
+      else {
+        process.stdout.write(
+          `Plan (dry run: nothing is loaded):\n  from:   ${plan.source} (${plan.size !== undefined ? formatBytes(plan.size) : 'size unknown'}, ${plan.compressed ? 'gzip, ' : ''}${plan.format === 'pg-custom' ? 'pg_dump custom format' : 'SQL'})\n  into:   ${plan.target}\n  client: ${plan.client}\n`,
+        );
+        if (replay) process.stdout.write(`  then:   replay binlogs in ${replay.binlogs} from ${replay.startFile}:${replay.startPos}${replay.until ? ` until ${replay.until}` : ''}\n`);
+      }
+      return 0;
+    }
+    const r = await restoreDump({ ...opts, onProgress: (bytes, total) => progress.update('restore', bytes, total) });
+    progress.stop();
+    let replayed: Awaited<ReturnType<typeof replayBinlogs>> | undefined;
+    if (coords && binlogDir) {
+      log.info(`dump loaded; replaying binlogs from ${coords.file}:${coords.pos}${flags.until ? ` until ${flags.until}` : ''}`);
+      replayed = await replayBinlogs({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+    }
+    if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...r, replay: replayed ? { runs: replayed.runs.length, from: coords } : undefined }, null, 2) + '\n');
+    else {
+      process.stdout.write(`Restored ${r.source} (${formatBytes(r.bytesRead)} read) into ${describeDsn({ ...dsn, database: r.database })} in ${formatDuration(r.durationMs)}.\n`);
+      if (replayed) process.stdout.write(`Replayed binlogs from ${coords!.file}:${coords!.pos}${flags.until ? ` until ${flags.until}` : ''} (${replayed.runs.length} mysqlbinlog run(s)).\n`);
+    }
+    return 0;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

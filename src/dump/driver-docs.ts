@@ -1,0 +1,46 @@
+import { NATIVE_OPTION_HELP } from './mysql-native/options.js';
+import { MYSQLDUMP_DEFAULT_OPTIONS } from './mysqldump.js';
+
+/** The "Dump drivers" section of CONFIG_REF.md, from the drivers' own declarations. */
+export function driverReference(): string[] {
+  return [
+    '## Dump drivers (`jobs[].dbdriver`, `jobs[].options`)',
+    '',
+    '### `mysql` — native dumper',
+    '',
+    'Streams rows over one connection (mysql2) into mysqldump-compatible SQL: one `START TRANSACTION WITH CONSISTENT',
+    'SNAPSHOT` (REPEATABLE READ) for every table, session time zone `+00:00` (declared in the header), binlog',
+    "coordinates as a `-- CHANGE MASTER TO MASTER_LOG_FILE='…', MASTER_LOG_POS=…;` comment when binlog is on (MariaDB:",
+    'from the snapshot itself; MySQL: under a brief `FLUSH TABLES WITH READ LOCK`, which needs the RELOAD privilege),',
+    'extended INSERTs cut at about 1 MB, then views (dependency order), triggers, routines and events. `tables` /',
+    '`excludetables` filter tables and views. Without a database in the DSN use `--databases` or `--all-databases`.',
+    '`sshhost` tunnels the MySQL connection through SSH (the DSN address is as seen from the SSH host).',
+    'Options (anything else is a config error, exit 2):',
+    '',
+    '| option | effect |',
+    '|---|---|',
+    ...NATIVE_OPTION_HELP.map(([k, v]) => `| \`${k.replace(/, /g, '`, `')}\` | ${v} |`),
+    '',
+    'DSN parameters: `tls=true|skip-verify|preferred` (TLS to the server).',
+    '',
+    '### `mysqldump`',
+    '',
+    `Runs \`driverpath\` (default \`mysqldump\`; \`mariadb-dump\` works) with credentials in a 0600 \`--defaults-extra-file\`.`,
+    `Default options: \`${MYSQLDUMP_DEFAULT_OPTIONS.join(' ')}\`; a job's \`options\` replace them (as in the Go tool), so`,
+    'repeat `--single-transaction` when you set your own. Then the DSN database and `tables` (or `--all-databases`',
+    'when the DSN names none; `excludetables` become `--ignore-table=db.t`). With `sshhost`, mysqldump runs on the SSH',
+    'host (`driverpath` is the remote path) and the credentials travel on the session\'s stdin into a 0600 temp file',
+    'that a trap removes. A non-zero exit fails the job with the tool\'s last stderr lines; connection errors',
+    '(2002/2003/2013) are retried, access denied / unknown database are not.',
+    '',
+    '### `postgresql` / `pgdump`',
+    '',
+    'The same driver: runs `driverpath` (default `pg_dump`) with the password in a 0600 `PGPASSFILE` (never argv or',
+    '`PGPASSWORD`). `options` are passed as they are (none by default: plain SQL; `-Fc` gives a custom-format archive',
+    'that `onedump restore` loads with pg_restore). `tables` → `--table`, `excludetables` → `--exclude-table`. DSN',
+    'parameters become libpq variables: `sslmode`, `sslcert`, `sslkey`, `sslrootcert`, `sslcrl`, `sslcrldir`, `sslsni`,',
+    '`sslcompression`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `gssencmode`, `target_session_attrs`,',
+    '`connect_timeout`, `application_name`, `options`. `sshhost` runs pg_dump on the SSH host as for mysqldump.',
+    '',
+  ];
+}

@@ -1,0 +1,308 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { ParsedDsn } from '../config/dsn.js';
+import { describeDsn } from '../config/dsn.js';
+import { storageFromUrl } from '../storage/registry.js';
+import { OnedumpError, PermanentError, UsageError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { redactText } from '../util/redact.js';
+import { createSecretFile } from '../util/secret-file.js';
+import { clientDefaults } from './mysqldump.js';
+import { libpqEnv, pgpassLine } from './pgdump.js';
+import { quoteIdent } from './mysql-native/sql-buffer.js';
+
+export interface RestoreOptions {
+  /** A path or storage URL of the dump (plain or gzip). */
+  from: string;
+  dsn: ParsedDsn;
+  /** Restore into this database instead of the DSN's (or the dump's own). */
+  targetDb?: string;
+  /** mariadb/mysql, psql or pg_restore binary override. */
+  clientPath?: string;
+  log: Logger;
+  signal: AbortSignal;
+  onProgress?: (bytesRead: number, total?: number) => void;
+}
+
+export interface RestorePlan {
+  source: string;
+  size?: number;
+  compressed: boolean;
+  format: 'sql' | 'pg-custom';
+  client: string;
+  database?: string;
+  target: string;
+}
+
+export interface RestoreResult extends RestorePlan {
+  bytesRead: number;
+  durationMs: number;
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const PG_MAGIC = Buffer.from('PGDMP');
+
+/** Finds an executable on PATH (and PostgreSQL's versioned bin folders). */
+export function findBinary(names: string[]): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/bin', '/usr/bin'];
+  for (const name of names) {
+    if (name.includes('/')) return name;
+    for (const d of dirs) {
+      if (!d) continue;
+      try {
+        accessSync(join(d, name), constants.X_OK);
+        return join(d, name);
+      } catch {
+        /* next */
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Reads at least the first `n` bytes (fewer at the end) and puts them back, so `src` still yields everything. */
+async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const ended = await new Promise<boolean>((resolve, reject) => {
+    const cleanup = () => {
+      src.off('data', onData);
+      src.off('end', onEnd);
+      src.off('error', onErr);
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= n) {
+        src.pause();
+        cleanup();
+        resolve(false);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(true);
+    };
+    const onErr = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    src.on('data', onData);
+    src.once('end', onEnd);
+    src.once('error', onErr);
+    // An earlier peek paused the stream explicitly; a new 'data' listener alone would not restart it.
+    src.resume();
+  });
+  const head = Buffer.concat(chunks);
+  if (ended) return { head, stream: Readable.from(head.length ? [head] : []) };
+  src.unshift(head);
+  return { head, stream: src };
+}
+
+/**
+ * For --target-db with MySQL: drops the dump's own `CREATE DATABASE` and `USE` lines so everything lands in the
+ * client's default database. A dump that switches between several databases cannot be redirected and fails.
+ */
+export class UseRewriter extends Transform {
+  private carry = '';
+  private seen = new Set<string>();
+  constructor() {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    const text = this.carry + chunk.toString('latin1');
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      this.carry = text;
+      return cb();
+    }
+    this.carry = text.slice(cut + 1);
+    try {
+      cb(null, Buffer.from(this.rewrite(text.slice(0, cut + 1)), 'latin1'));
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+  override _flush(cb: (err?: Error | null, data?: Buffer) => void): void {
+    try {
+      cb(null, Buffer.from(this.rewrite(this.carry), 'latin1'));
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+  private rewrite(block: string): string {
+    // Fast path: INSERT lines are most of a dump and never start with these words.
+    if (!/^(USE|CREATE DATABASE)\b/im.test(block)) return block;
+    return block.replace(/^(USE\s+(`(?:[^`]|``)+`|\w+)\s*;|CREATE DATABASE\b[^\n]*;)[ \t]*$/gim, (line, _a, db: string | undefined) => {
+      if (db) {
+        this.seen.add(db);
+        if (this.seen.size > 1) throw new UsageError('--target-db works only with a single-database dump, and this dump switches between databases (USE ' + [...this.seen].join(', USE ') + ').');
+      }
+      return `-- (onedump restore --target-db) ${line.split('\n')[0]!.slice(0, 120)}`;
+    });
+  }
+}
+
+function engineClient(dsn: ParsedDsn, format: RestorePlan['format'], override?: string): string {
+  if (override) return override;
+  const names = dsn.engine === 'mysql' ? ['mariadb', 'mysql'] : format === 'pg-custom' ? ['pg_restore'] : ['psql'];
+  const found = findBinary(names);
+  if (!found) throw new PermanentError(`${names.join(' or ')} was not found on PATH; install the database client or pass --client PATH.`);
+  return found;
+}
+
+/** Opens the source, detects gzip and pg_dump custom format, and says what would be done. */
+export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePlan; open: () => Promise<{ stream: Readable; counted: () => number }>; close: () => Promise<void> }> {
+  const { storage, key } = storageFromUrl(o.from, { log: o.log });
+  if (!key) throw new UsageError(`--from ${o.from} names a folder; give the dump file.`);
+  const info = await storage.stat(key);
+  if (!info) throw new PermanentError(`the dump ${storage.describe(key)} does not exist.`);
+  const raw = await storage.get(key, { signal: o.signal });
+  let read = 0;
+  const counter = new Transform({
+    transform(c: Buffer, _e, cb) {
+      read += c.length;
+      o.onProgress?.(read, info.size);
+      cb(null, c);
+    },
+  });
+  raw.on('error', (e) => counter.destroy(e));
+  raw.pipe(counter);
+  const first = await peek(counter, 2);
+  const compressed = first.head.subarray(0, 2).equals(GZIP_MAGIC);
+  let stream: Readable = first.stream;
+  if (compressed) {
+    const gunzip = createGunzip();
+    stream.on('error', (e) => gunzip.destroy(e));
+    stream = stream.pipe(gunzip);
+  }
+  const second = await peek(stream, 5);
+  const format: RestorePlan['format'] = second.head.subarray(0, 5).equals(PG_MAGIC) ? 'pg-custom' : 'sql';
+  if (format === 'pg-custom' && o.dsn.engine !== 'postgres') throw new UsageError('the dump is a pg_dump custom-format archive; restore it with a postgres:// DSN.');
+  const database = o.targetDb ?? o.dsn.database;
+  const client = engineClient(o.dsn, format, o.clientPath);
+  return {
+    plan: {
+      source: storage.describe(key),
+      size: info.size,
+      compressed,
+      format,
+      client,
+      database,
+      target: describeDsn({ ...o.dsn, database }),
+    },
+    open: async () => ({ stream: second.stream, counted: () => read }),
+    close: async () => {
+      second.stream.destroy();
+      raw.destroy();
+      await storage.close?.();
+    },
+  };
+}
+
+interface ClientRun {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+async function runClient(run: ClientRun, input: Readable | undefined, signal: AbortSignal, label: string): Promise<void> {
+  const child = spawn(run.command, run.args, { env: run.env ?? process.env, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    if (stderr.length < 16384) stderr += s;
+  });
+  const onAbort = () => child.kill('SIGTERM');
+  signal.addEventListener('abort', onAbort, { once: true });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new PermanentError(`${label} was not found at "${run.command}"; install it or pass --client PATH.`) : err),
+    );
+    child.once('close', (code, sig) => {
+      if (signal.aborted) return reject(signal.reason);
+      if (code === 0) return resolve();
+      const detail = redactText(stderr.trim().split('\n').slice(-5).join(' ').trim());
+      reject(new OnedumpError(`${label} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${detail ? `: ${detail}` : ''}`));
+    });
+  });
+  try {
+    if (input) {
+      const feeding = pipeline(input, child.stdin!).catch((err: NodeJS.ErrnoException) => {
+        // EPIPE means the client stopped reading (it failed); its exit status explains why.
+        if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+          child.kill('SIGTERM');
+          throw err;
+        }
+      });
+      await Promise.all([feeding, exited]);
+    } else await exited;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Streams a dump into the database; credentials go through a 0600 file removed afterwards. */
+export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const p = await planRestore(o);
+  const { plan } = p;
+  try {
+    const { stream, counted } = await p.open();
+    if (o.dsn.engine === 'mysql') {
+      const cred = createSecretFile('my.cnf', clientDefaults(o.dsn));
+      try {
+        // --comments: the client strips comments by default, which would change stored-program bodies.
+        const base = [`--defaults-extra-file=${cred.path}`, '--default-character-set=utf8mb4', '--comments'];
+        let input: Readable = stream;
+        // The named database may not exist yet (a fresh server, or --target-db): create it first.
+        if (plan.database) await runClient({ command: plan.client, args: [...base, '-e', `CREATE DATABASE IF NOT EXISTS ${quoteIdent(plan.database)}`] }, undefined, o.signal, 'the mysql client');
+        if (o.targetDb) {
+          const rw = new UseRewriter();
+          stream.on('error', (e) => rw.destroy(e));
+          input = stream.pipe(rw);
+        }
+        await runClient({ command: plan.client, args: [...base, ...(plan.database ? [plan.database] : [])] }, input, o.signal, 'the mysql client');
+      } finally {
+        cred.remove();
+      }
+    } else {
+      const pass = o.dsn.password !== undefined ? createSecretFile('pgpass', pgpassLine(o.dsn)) : undefined;
+      try {
+        const env = libpqEnv({ ...o.dsn, database: plan.database }, pass?.path);
+        if (o.targetDb) {
+          const psql = findBinary(['psql']) ?? 'psql';
+          // CREATE DATABASE cannot run in a transaction block or take IF NOT EXISTS: check first.
+          const exists = await pgDatabaseExists(psql, { ...env, PGDATABASE: 'postgres' }, o.targetDb, o.signal);
+          if (!exists) await runClient({ command: psql, args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE "${o.targetDb.replace(/"/g, '""')}"`], env: { ...env, PGDATABASE: 'postgres' } }, undefined, o.signal, 'psql');
+        }
+        const args =
+          plan.format === 'pg-custom'
+            ? ['--no-owner', '--exit-on-error', '-d', plan.database ?? 'postgres']
+            : ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction'];
+        await runClient({ command: plan.client, args, env }, stream, o.signal, plan.format === 'pg-custom' ? 'pg_restore' : 'psql');
+      } finally {
+        pass?.remove();
+      }
+    }
+    return { ...plan, bytesRead: counted(), durationMs: Date.now() - started };
+  } finally {
+    await p.close();
+  }
+}
+
+async function pgDatabaseExists(psql: string, env: NodeJS.ProcessEnv, name: string, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(psql, ['-X', '-tA', '-c', `SELECT 1 FROM pg_database WHERE datname = '${name.replace(/'/g, "''")}'`], { env, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out.trim() === '1') : reject(new OnedumpError(`psql could not list databases: ${redactText(err.trim())}`))));
+  });
+}

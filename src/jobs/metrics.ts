@@ -1,0 +1,118 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { JobResult } from '../notify/types.js';
+
+/** The daemon's Prometheus metrics, each per job (label job="<name>"), in a registry of their own. */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly runs = new Counter({
+    name: 'onedump_job_runs_total',
+    help: 'Job runs finished (succeeded or failed).',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'onedump_job_failures_total',
+    help: 'Job runs that failed.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly skipped = new Counter({
+    name: 'onedump_job_skipped_total',
+    help: 'Scheduled starts skipped because the previous run of the job was still going.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'onedump_job_duration_seconds',
+    help: 'Duration of job runs.',
+    labelNames: ['job'],
+    buckets: [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200],
+    registers: [this.registry],
+  });
+  readonly lastDuration = new Gauge({
+    name: 'onedump_job_last_duration_seconds',
+    help: 'Duration of the last run of the job.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly bytes = new Counter({
+    name: 'onedump_job_bytes_total',
+    help: 'Bytes of backups written by successful runs (after compression).',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly lastBytes = new Gauge({
+    name: 'onedump_job_last_bytes',
+    help: 'Size of the last successful backup of the job.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: 'onedump_job_last_success_timestamp_seconds',
+    help: 'Unix time the job last succeeded.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly lastRun = new Gauge({
+    name: 'onedump_job_last_run_timestamp_seconds',
+    help: 'Unix time the last run of the job finished.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly lastOk = new Gauge({
+    name: 'onedump_job_last_run_success',
+    help: '1 if the last run of the job succeeded, 0 if it failed.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly running = new Gauge({
+    name: 'onedump_job_running',
+    help: '1 while the job is running.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly notificationFailures = new Counter({
+    name: 'onedump_notification_failures_total',
+    help: 'Notifications that could not be delivered after retries.',
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'onedump_config_reloads_total',
+    help: 'Config reloads (SIGHUP) by result.',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
+  /** Makes a job's series appear (at 0) before its first run. */
+  declare(job: string): void {
+    this.runs.inc({ job }, 0);
+    this.failures.inc({ job }, 0);
+    this.skipped.inc({ job }, 0);
+    this.bytes.inc({ job }, 0);
+    this.running.set({ job }, 0);
+  }
+
+  record(job: string, r: JobResult): void {
+    const finished = Date.parse(r.finishedAt) / 1000;
+    this.runs.inc({ job });
+    this.duration.observe({ job }, r.durationMs / 1000);
+    this.lastDuration.set({ job }, r.durationMs / 1000);
+    this.lastRun.set({ job }, finished);
+    this.lastOk.set({ job }, r.ok ? 1 : 0);
+    if (r.ok) {
+      this.bytes.inc({ job }, r.bytes);
+      this.lastBytes.set({ job }, r.bytes);
+      this.lastSuccess.set({ job }, finished);
+    } else {
+      this.failures.inc({ job });
+    }
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

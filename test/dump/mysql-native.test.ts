@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
+import { createMysqlCorpus } from './mysql-corpus.js';
+import { mysqlSnapshot, runJobToFile, tmp, job } from './helpers.js';
+import { restoreDump } from '../../src/dump/restore.js';
+import { parseDsn } from '../../src/config/dsn.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { createDumper } from '../../src/dump/registry.js';
+import { ConfigError } from '../../src/util/errors.js';
+
+const m = sharedMariaDB();
+let c: Connection;
+const db = uniqueName('native_src');
+const dir = tmp();
+
+async function restoreInto(file: string, target: string): Promise<void> {
+  await restoreDump({ from: file, dsn: parseDsn(m.dsn()), targetDb: target, log: silentLogger, signal: new AbortController().signal });
+}
+
+beforeAll(async () => {
+  c = await m.connect();
+  await createMysqlCorpus(c, db);
+}, 180_000);
+afterAll(async () => {
+  await c?.end();
+});
+
+describe('native mysql dumper', () => {
+  it('round-trips every type and object exactly (checksums, row hashes, views, triggers, routines, events)', async () => {
+    const file = join(dir, 'native.sql');
+    const r = await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--routines', '--events'] }, file);
+    expect(r.error).toBeUndefined();
+    expect(r.ok).toBe(true);
+    const text = readFileSync(file, 'latin1');
+    expect(text).toMatch(/^-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin\.\d+', MASTER_LOG_POS=\d+;$/m);
+    expect(text).toContain("/*!40103 SET TIME_ZONE='+00:00' */;");
+    // Generated columns are left out of the column list, invisible ones are in.
+    expect(text).toContain('INSERT INTO `t_gen` (`id`,`a`,`inv`,`created`) VALUES');
+    // The big table is cut into several extended INSERTs of about 1 MB.
+    const bigInserts = text.split('\n').filter((l) => l.startsWith('INSERT INTO `t_big`'));
+    expect(bigInserts.length).toBeGreaterThan(1);
+    for (const l of bigInserts) expect(l.length).toBeLessThan(1.2 * 1024 * 1024);
+    // Views come after what they depend on.
+    expect(text.indexOf('VIEW `z_base`')).toBeLessThan(text.indexOf('VIEW `a_on_view`'));
+    const target = uniqueName('native_dst');
+    await restoreInto(file, target);
+    const [a, b] = [await mysqlSnapshot(c, db), await mysqlSnapshot(c, target)];
+    expect(Object.keys(a.tables).length).toBeGreaterThan(10);
+    expect(b).toEqual(a);
+    expect(a.views).toHaveLength(2);
+    expect(a.triggers).toHaveLength(2);
+    expect(a.routines).toHaveLength(2);
+    expect(a.events).toHaveLength(1);
+    // TIMESTAMPs are restored to the same instant.
+    const [[ts]] = (await c.query(`SELECT UNIX_TIMESTAMP(ts) AS u FROM \`${target}\`.t_time WHERE id = 3`)) as unknown as [[{ u: string }]];
+    const [[ts0]] = (await c.query(`SELECT UNIX_TIMESTAMP(ts) AS u FROM \`${db}\`.t_time WHERE id = 3`)) as unknown as [[{ u: string }]];
+    expect(String(ts.u)).toBe(String(ts0.u));
+  });
+
+  it('honours --no-data, --no-create-info, --skip-triggers, --skip-add-drop-table, --skip-add-locks and tables/excludetables', async () => {
+    const f1 = join(dir, 'nodata.sql');
+    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--no-data', '--skip-triggers', '--skip-add-drop-table'] }, f1)).ok).toBe(true);
+    const t1 = readFileSync(f1, 'utf8');
+    expect(t1).toContain('CREATE TABLE `t_int`');
+    expect(t1).not.toContain('INSERT INTO');
+    expect(t1).not.toContain('TRIGGER');
+    expect(t1).not.toContain('DROP TABLE');
+    const f2 = join(dir, 'data.sql');
+    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--no-create-info', '--skip-add-locks'], tables: ['t_int', 't_num'] }, f2)).ok).toBe(true);
+    const t2 = readFileSync(f2, 'utf8');
+    expect(t2).not.toContain('CREATE TABLE');
+    expect(t2).not.toContain('LOCK TABLES');
+    expect(t2).toContain('INSERT INTO `t_int`');
+    expect(t2).not.toContain('INSERT INTO `t_str`');
+    const f3 = join(dir, 'excl.sql');
+    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(db), excludetables: ['t_big'] }, f3)).ok).toBe(true);
+    const t3 = readFileSync(f3, 'utf8');
+    expect(t3).not.toContain('`t_big`');
+    expect(t3).toContain('LOCK TABLES `t_int` WRITE;');
+    expect(t3).not.toContain('PROCEDURE');
+  });
+
+  it('dumps several databases with --databases and restores them under their own names', async () => {
+    const d1 = uniqueName('multi_a');
+    const d2 = uniqueName('multi_b');
+    await c.query(`CREATE DATABASE ${d1}; CREATE TABLE ${d1}.t (id INT PRIMARY KEY, s VARCHAR(10)); INSERT INTO ${d1}.t VALUES (1,'a');
+      CREATE DATABASE ${d2}; CREATE TABLE ${d2}.u (id INT PRIMARY KEY); INSERT INTO ${d2}.u VALUES (5);`);
+    const file = join(dir, 'multi.sql');
+    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(), options: ['--databases', d1, d2] }, file)).ok).toBe(true);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain(`CREATE DATABASE /*!32312 IF NOT EXISTS*/ \`${d1}\``);
+    expect(text).toContain(`USE \`${d2}\`;`);
+    const before = [await mysqlSnapshot(c, d1), await mysqlSnapshot(c, d2)];
+    await c.query(`DROP DATABASE ${d1}; DROP DATABASE ${d2}`);
+    await restoreDump({ from: file, dsn: parseDsn(m.dsn()), log: silentLogger, signal: new AbortController().signal });
+    expect([await mysqlSnapshot(c, d1), await mysqlSnapshot(c, d2)]).toEqual(before);
+    // A multi-database dump cannot be redirected into one database.
+    await expect(restoreInto(file, uniqueName('nope'))).rejects.toThrow(/single-database dump/);
+  });
+
+  it('rejects unknown options before anything runs (config error, exit 2)', () => {
+    const j = job({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--where=id>1'] });
+    let err: unknown;
+    try {
+      createDumper(j, parseDsn(j.dbdsn));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(/option "--where=id>1" is not supported by the native mysql dumper/);
+  });
+
+  it('fails with one clear sentence for a wrong password, unknown database and unreachable host, leaving no file', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [`${m.user}:wrong-password@tcp(${m.host}:${m.port})/${db}`, /refused user "root" \(access denied\); check the user and password in dbdsn/],
+      [m.dsn('no_such_db_x'), /database "no_such_db_x" does not exist/],
+      [`root:x@tcp(127.0.0.1:1)/${db}`, /cannot connect to MySQL at 127\.0\.0\.1:1 \(ECONNREFUSED\)/],
+    ];
+    for (const [dsn, re] of cases) {
+      const file = join(dir, `bad-${Math.random().toString(36).slice(2)}.sql`);
+      const r = await runJobToFile({ dbdriver: 'mysql', dbdsn: dsn, retry: { attempts: 1 } }, file);
+      expect(r.ok).toBe(false);
+      expect(r.error).toMatch(re);
+      expect(r.error).not.toContain('wrong-password');
+      expect(existsSync(file)).toBe(false);
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseNativeOptions } from '../../src/dump/mysql-native/options.js';
+import { columnKind, orderViews } from '../../src/dump/mysql-native/dumper.js';
+import { SqlBuffer, KIND_BITS, KIND_HEX, KIND_NUMBER, KIND_QUOTED } from '../../src/dump/mysql-native/sql-buffer.js';
+import { classifyToolError } from '../../src/dump/classify.js';
+import { remoteDumpCommand } from '../../src/dump/remote.js';
+import { UseRewriter } from '../../src/dump/restore.js';
+import { ConfigError, OnedumpError, isTransient } from '../../src/util/errors.js';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+
+describe('native dumper pieces', () => {
+  it('parses the supported options and rejects the rest', () => {
+    const o = parseNativeOptions(['--skip-add-drop-table', '--skip-add-locks', '-R', '--events', '--databases', 'a', 'b', '--single-transaction'], 'x');
+    expect(o).toMatchObject({ addDropTable: false, addLocks: false, routines: true, events: true, databases: ['a', 'b'], databasesMode: true });
+    expect(parseNativeOptions(['--databases=a,b'], 'x').databases).toEqual(['a', 'b']);
+    expect(() => parseNativeOptions(['--no-data', '--no-create-info'], 'x')).toThrow(ConfigError);
+    expect(() => parseNativeOptions(['--compact'], 'jobs "a".options')).toThrow(/jobs "a".options: option "--compact" is not supported/);
+  });
+
+  it('writes literals exactly as mysqldump does', () => {
+    const sb = new SqlBuffer(8);
+    const row = [Buffer.from(`a'b"c\\d\0e\nf\rg\x1ah😀`), Buffer.from('-12.50'), Buffer.from([0, 255, 16]), Buffer.from([0x05]), null, Buffer.alloc(0)];
+    sb.row(row, Uint8Array.from([KIND_QUOTED, KIND_NUMBER, KIND_HEX, KIND_BITS, KIND_QUOTED, KIND_HEX]), false);
+    expect(sb.take().toString('utf8')).toBe(`('a\\'b\\"c\\\\d\\0e\\nf\\rg\\Zh😀',-12.50,0x00ff10,b'101',NULL,'')`);
+    const long = Buffer.alloc(300, 0xab);
+    sb.hex(long);
+    expect(sb.take().toString()).toBe('0x' + 'ab'.repeat(300));
+    expect(columnKind('json', 'binary')).toBe('quoted');
+    expect(columnKind('point', null)).toBe('hex');
+    expect(columnKind('char', 'binary')).toBe('hex');
+    expect(columnKind('decimal', null)).toBe('number');
+  });
+
+  it('orders views after the views they use', () => {
+    const v = orderViews([
+      { name: 'a', ddl: 'CREATE VIEW `a` AS select * from `b` join `c`' },
+      { name: 'b', ddl: 'CREATE VIEW `b` AS select * from `c`' },
+      { name: 'c', ddl: 'CREATE VIEW `c` AS select 1' },
+    ]);
+    expect(v.map((x) => x.name)).toEqual(['c', 'b', 'a']);
+  });
+});
+
+describe('dump tool errors', () => {
+  it('connection failures are transient, authentication and unknown databases permanent', () => {
+    const t = classifyToolError(new OnedumpError(`mysqldump exited with code 2: mysqldump: Got error: 2003: "Can't connect to server on '127.0.0.1' (111)" when trying to connect`), 'j');
+    expect(isTransient(t)).toBe(true);
+    expect(isTransient(classifyToolError(new OnedumpError('mysqldump exited with code 2: Got error: 2013: Lost connection to server during query'), 'j'))).toBe(true);
+    expect(isTransient(classifyToolError(new OnedumpError('mysqldump exited with code 2: Got error: 1045: "Access denied for user"'), 'j'))).toBe(false);
+    expect(isTransient(classifyToolError(new OnedumpError('pg_dump exited with code 1: connection to server at "127.0.0.1", port 1 failed: Connection refused'), 'j'))).toBe(true);
+    expect(isTransient(classifyToolError(new OnedumpError('pg_dump exited with code 1: FATAL: password authentication failed for user "x"'), 'j'))).toBe(false);
+  });
+});
+
+describe('remote dump command', () => {
+  it('keeps secrets off the command line, gives the tool a 0600 file with stdin, and removes it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-remote-'));
+    const tool = join(dir, 'my tool');
+    writeFileSync(tool, `#!/bin/sh\nf="\${1#--defaults-extra-file=}"\nprintf '%s|' "$@"; stat -c %a "$f"; cat "$f"; echo "$f" > ${dir}/path\n`);
+    chmodSync(tool, 0o755);
+    const cmd = remoteDumpCommand(tool, ['--defaults-extra-file={CRED}', "it's", 'db'], { PGHOST: 'h h' });
+    expect(cmd).not.toContain('secret');
+    const out = execFileSync('sh', ['-c', cmd], { input: 'secret-from-stdin', env: { ...process.env, TMPDIR: dir } }).toString();
+    expect(out).toMatch(/^--defaults-extra-file=.*onedump-cred\.\w+\|it's\|db\|600\nsecret-from-stdin$/);
+    expect(existsSync(readFileSync(join(dir, 'path'), 'utf8').trim())).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('--target-db rewriting', () => {
+  it('comments out CREATE DATABASE and USE, and refuses a dump that switches databases', async () => {
+    const src = "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a`;\nUSE `a`;\nINSERT INTO t VALUES ('USE `b`;');\n";
+    expect(await text(Readable.from([Buffer.from(src)]).pipe(new UseRewriter()))).toBe(
+      "-- (onedump restore --target-db) CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a`;\n-- (onedump restore --target-db) USE `a`;\nINSERT INTO t VALUES ('USE `b`;');\n",
+    );
+    await expect(text(Readable.from([Buffer.from('USE `a`;\nUSE `b`;\n')]).pipe(new UseRewriter()))).rejects.toThrow(/single-database dump/);
+  });
+});
