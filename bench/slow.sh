@@ -15,7 +15,10 @@ mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 1; }
 command -v pt-query-digest >/dev/null || { echo "needs pt-query-digest: apt-get install -y percona-toolkit" >&2; exit 1; }
 
-npx esbuild src/cli/onedump.ts --bundle --platform=node --format=esm --outfile=.tmp/onedump.mjs --packages=external --log-level=warning
+# The CLI and, beside it, the slow-log worker (src/slow/pool.ts finds worker.mjs next to the bundle).
+rm -rf .tmp/bundle
+npx esbuild src/cli/onedump.ts src/slow/worker.ts --bundle --platform=node --format=esm --outdir=.tmp/bundle \
+  --entry-names='[name]' --out-extension:.js=.mjs --packages=external --log-level=warning
 
 gen() { # size -> path
   local f="$WORK/slow-$1mb.log"
@@ -39,8 +42,10 @@ FULL=$(gen "$SIZE")
 PEER=$(gen "$PEER_SIZE")
 
 echo "# onedump slow vs peers ($(nproc) CPUs, node $(node --version), $(pt-query-digest --version))"
-run "onedump-${SIZE}mb" "$FULL" node .tmp/onedump.mjs slow "$FULL" --format json
-[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node .tmp/onedump.mjs slow "$PEER" --format json
+run "onedump-${SIZE}mb" "$FULL" node .tmp/bundle/onedump.mjs slow "$FULL" --format json
+run "onedump-2threads-${SIZE}mb" "$FULL" node .tmp/bundle/onedump.mjs slow "$FULL" --format json --threads 2
+cmp -s "$WORK/onedump-${SIZE}mb.out" "$WORK/onedump-2threads-${SIZE}mb.out" || { echo "two threads and one thread differ" >&2; exit 1; }
+[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node .tmp/bundle/onedump.mjs slow "$PEER" --format json
 run "pt-query-digest-${PEER_SIZE}mb" "$PEER" pt-query-digest --output json --limit 100%:100000 "$PEER"
 if command -v mysqldumpslow >/dev/null; then
   run "mysqldumpslow-${PEER_SIZE}mb" "$PEER" mysqldumpslow -s c "$PEER"

@@ -18,6 +18,8 @@ export interface MariaDBInstance {
   /** `root:PASS@tcp(127.0.0.1:PORT)/DB` */
   dsn(db?: string): string;
   connect(db?: string): Promise<mysql.Connection>;
+  /** Stops the server (SIGTERM) and starts it again on the same datadir, port and arguments. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,39 +63,35 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBIn
   );
   const port = await freePort();
   const errLog = join(base, 'error.log');
-  const child: ChildProcess = spawn(
-    mariadbd,
-    [
-      '--no-defaults',
-      `--datadir=${datadir}`,
-      `--socket=${socket}`,
-      `--tmpdir=${tmp}`,
-      `--port=${port}`,
-      '--bind-address=127.0.0.1',
-      `--log-bin=${binlogBase}`,
-      '--server-id=1',
-      '--binlog-format=ROW',
-      `--log-error=${errLog}`,
-      `--pid-file=${join(base, 'mysqld.pid')}`,
-      '--skip-name-resolve',
-      '--innodb-buffer-pool-size=64M',
-      '--innodb-log-file-size=48M',
-      '--max-connections=200',
-      ...(runAsRoot ? ['--user=mysql'] : []),
-      ...(opts.args ?? []),
-    ],
-    { stdio: 'ignore', detached: false },
-  );
-  let exited = false;
-  child.on('exit', () => (exited = true));
   const password = opts.password ?? 'onedump-test-pw';
+  let server = spawnServer(mariadbd, [
+    '--no-defaults',
+    `--datadir=${datadir}`,
+    `--socket=${socket}`,
+    `--tmpdir=${tmp}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--log-bin=${binlogBase}`,
+    '--server-id=1',
+    '--binlog-format=ROW',
+    `--log-error=${errLog}`,
+    `--pid-file=${join(base, 'mysqld.pid')}`,
+    '--skip-name-resolve',
+    '--innodb-buffer-pool-size=64M',
+    '--innodb-log-file-size=48M',
+    '--max-connections=200',
+    ...(runAsRoot ? ['--user=mysql'] : []),
+    ...(opts.args ?? []),
+  ]);
+  const serverArgs = server.args;
+  const exitedEarly = () => {
+    const log = existsSync(errLog) ? readFileSync(errLog, 'utf8').slice(-2000) : '';
+    return Object.assign(new Error(`mariadbd exited during start-up: ${log}`), { fatal: true });
+  };
   await waitFor(
     'MariaDB',
     async () => {
-      if (exited) {
-        const log = existsSync(errLog) ? readFileSync(errLog, 'utf8').slice(-2000) : '';
-        throw Object.assign(new Error(`mariadbd exited during start-up: ${log}`), { fatal: true });
-      }
+      if (server.exited()) throw exitedEarly();
       const c = await mysql.createConnection({ socketPath: socket, user: 'root' });
       await c.query(`ALTER USER 'root'@'localhost' IDENTIFIED BY ${mysql.escape(password)}`);
       await c.query(`CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY ${mysql.escape(password)}`);
@@ -120,22 +118,53 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBIn
         database: db,
         multipleStatements: true,
       }),
+    restart: async () => {
+      await server.stop();
+      server = spawnServer(mariadbd, serverArgs);
+      await waitFor(
+        'MariaDB (restart)',
+        async () => {
+          if (server.exited()) throw exitedEarly();
+          const c = await mysql.createConnection({ socketPath: socket, user: 'root', password });
+          await c.end();
+        },
+        60_000,
+      );
+    },
     stop: async () => {
-      if (!exited) {
-        child.kill('SIGTERM');
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(() => {
-            child.kill('SIGKILL');
-            resolve();
-          }, 20_000);
-          child.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
-      }
+      await server.stop();
       rmSync(base, { recursive: true, force: true });
     },
   };
   return inst;
+}
+
+interface ServerProcess {
+  args: string[];
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+
+function spawnServer(mariadbd: string, args: string[]): ServerProcess {
+  const child: ChildProcess = spawn(mariadbd, args, { stdio: 'ignore', detached: false });
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  return {
+    args,
+    exited: () => exited,
+    stop: async () => {
+      if (exited) return;
+      child.kill('SIGTERM');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, 20_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
+  };
 }

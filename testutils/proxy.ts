@@ -21,6 +21,9 @@ export interface CutProxy {
   cutAt(...offsets: number[]): void;
   /** Cuts every open connection now. */
   cutAll(): void;
+  /** Stops forwarding client→server bytes (a stalled network) until resume(). */
+  hold(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,7 @@ export async function startCutProxy(target: { host: string; port: number }, opts
   let connections = 0;
   const cuts: number[] = [];
   const open = new Set<Socket>();
+  let held = false;
 
   const cut = (client: Socket, upstream: Socket) => {
     client.resetAndDestroy();
@@ -45,6 +49,7 @@ export async function startCutProxy(target: { host: string; port: number }, opts
     upstream.setNoDelay(true);
     open.add(client);
     (client as Socket & { _peer?: Socket })._peer = upstream;
+    if (held) client.pause();
     client.on('data', (chunk: Buffer) => {
       const next = pending[0];
       if (next !== undefined && bytesUp + chunk.length >= next) {
@@ -60,7 +65,9 @@ export async function startCutProxy(target: { host: string; port: number }, opts
       bytesUp += chunk.length;
       if (!upstream.write(chunk)) {
         client.pause();
-        upstream.once('drain', () => client.resume());
+        upstream.once('drain', () => {
+          if (!held) client.resume();
+        });
       }
     });
     upstream.on('data', (chunk: Buffer) => {
@@ -110,6 +117,14 @@ export async function startCutProxy(target: { host: string; port: number }, opts
         if (peer) cut(c, peer);
         else c.resetAndDestroy();
       }
+    },
+    hold() {
+      held = true;
+      for (const c of open) c.pause();
+    },
+    resume() {
+      held = false;
+      for (const c of open) c.resume();
     },
     async close() {
       for (const c of open) c.destroy();

@@ -27,6 +27,18 @@ export async function readDumpCoordinates(path: string): Promise<DumpCoordinates
   const gz = await isGzip(path);
   const raw = createReadStream(path);
   const text: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  try {
+    return await readDumpCoordinatesFrom(text, `the dump file ${path}`, gz ? 'is not a readable gzip file' : 'cannot be read');
+  } finally {
+    raw.destroy();
+  }
+}
+
+/**
+ * The same, from a dump's SQL text as a stream (already decompressed/decrypted), e.g. from any storage. Reads only the
+ * header; the caller closes the source.
+ */
+export async function readDumpCoordinatesFrom(text: Readable, label: string, unreadable = 'cannot be read'): Promise<DumpCoordinates> {
   let carry = '';
   let lineNo = 0;
   let seen = 0;
@@ -58,10 +70,8 @@ export async function readDumpCoordinates(path: string): Promise<DumpCoordinates
       if (dataStarted || seen > MAX_HEAD_BYTES) break;
     }
   } catch (err) {
-    const why = gz ? 'is not a readable gzip file' : 'cannot be read';
-    throw new OnedumpError(`the dump file ${path} ${why} (${(err as Error).message}).`, { cause: err });
+    throw new OnedumpError(`${label} ${unreadable} (${(err as Error).message}).`, { cause: err });
   } finally {
-    raw.destroy();
     text.destroy();
   }
   if (!found && carry && COORD_RE.test(carry)) {
@@ -70,7 +80,7 @@ export async function readDumpCoordinates(path: string): Promise<DumpCoordinates
   }
   if (!found) {
     throw new UsageError(
-      `the dump file ${path} records no binlog coordinates (no CHANGE MASTER TO MASTER_LOG_FILE… or CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE… line in its header); make dumps with --master-data=2 (MySQL 8.0.26+: --source-data=2), or give --start-binlog and --start-position.`,
+      `${label} records no binlog coordinates (no CHANGE MASTER TO MASTER_LOG_FILE… or CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE… line in its header); make dumps with --master-data=2 (MySQL 8.0.26+: --source-data=2), or give --start-binlog and --start-position.`,
     );
   }
   if (gtid !== undefined) found.gtid = gtid;

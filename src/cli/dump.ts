@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { parseConfigText } from '../config/load.js';
 import { prepareJobs, runPrepared, selectJobs, type RunSummary } from '../jobs/runner.js';
 import { prepareJob } from '../jobs/job.js';
-import { backupKey } from '../jobs/naming.js';
+import { backupKey, namingOf } from '../jobs/naming.js';
 import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
@@ -119,9 +119,10 @@ function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalO
     dumper: p.dumper.name,
     source: describeDsn(p.dsn),
     gzip: p.job.gzip,
+    encryptedTo: p.job.encrypt?.recipients.length ?? 0,
     destinations: p.targets.map((t) => ({
       name: t.name,
-      location: t.location.replace(/[^/]*$/, (base) => backupKey(base, { gzip: p.job.gzip, unique: p.job.unique, now })),
+      location: t.location.replace(/[^/]*$/, (base) => backupKey(base, { ...namingOf(p.job), now })),
       keep: t.keep,
     })),
   }));
@@ -130,7 +131,7 @@ function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalO
   } else {
     process.stdout.write(`Plan (dry run: nothing is dumped or written), ${loaded.config.mode}, up to ${loaded.config.mode === 'sequential' ? 1 : loaded.config.maxjobs} at once:\n`);
     for (const j of plan) {
-      process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${j.gzip ? ', gzip' : ''}\n`);
+      process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${j.gzip ? ', gzip' : ''}${j.encryptedTo ? `, age-encrypted to ${j.encryptedTo} recipient(s)` : ''}\n`);
       for (const d of j.destinations) process.stdout.write(`  -> ${d.name}: ${d.location}${d.keep ? ` (keep ${d.keep})` : ''}\n`);
     }
   }

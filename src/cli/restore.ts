@@ -1,22 +1,46 @@
 import type { Command } from 'commander';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { addGlobalOptions, action, examples, globals, loggerFor, type GlobalOptions } from './common.js';
 import { parseDsn, DsnError, describeDsn } from '../config/dsn.js';
-import { planRestore, restoreDump } from '../dump/restore.js';
+import { planRestore, restoreDump, type RestoreOptions } from '../dump/restore.js';
 import { UsageError } from '../util/errors.js';
-import { readDumpCoordinates, type DumpCoordinates } from '../binlog/dump-coords.js';
+import { readDumpCoordinatesFrom, type DumpCoordinates } from '../binlog/dump-coords.js';
 import { replayBinlogs } from '../binlog/replay.js';
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
-
-/** A local path from a plain path or file:// URL; other storages are not supported for this flag yet. */
-function localPath(spec: string, flag: string): string {
-  if (spec.startsWith('file://')) return fileURLToPath(spec);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${flag} must be a local path for now (download it first with onedump download).`);
-  return resolve(spec);
-}
+import { fetchBinlogs } from '../binlog/fetch.js';
 import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { registerSecret } from '../util/redact.js';
+import type { Logger } from '../util/logger.js';
+
+const isUrl = (spec: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec) && !spec.startsWith('file://');
+
+/** The binlog folder: a local path as is, or a storage URL fetched into a temporary folder (removed afterwards). */
+async function binlogFolder(spec: string, log: Logger): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  if (!isUrl(spec)) return { dir: spec.startsWith('file://') ? fileURLToPath(spec) : resolve(spec), cleanup: async () => undefined };
+  const dir = await mkdtemp(join(tmpdir(), 'onedump-binlogs-'));
+  try {
+    const r = await fetchBinlogs(spec, dir, log);
+    log.info(`fetched ${r.downloaded.length} binlog file(s) from ${spec}`);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Reads the dump's recorded binlog coordinates from its header, wherever it is stored (gzip and age handled). */
+async function dumpCoordinates(opts: RestoreOptions): Promise<DumpCoordinates> {
+  const p = await planRestore(opts);
+  try {
+    const { stream } = await p.open();
+    return await readDumpCoordinatesFrom(stream, `the dump ${p.plan.source}`);
+  } finally {
+    await p.close();
+  }
+}
 
 export interface RestoreFlags extends GlobalOptions {
   from?: string;
@@ -25,6 +49,7 @@ export interface RestoreFlags extends GlobalOptions {
   client?: string;
   binlogs?: string;
   until?: string;
+  identity?: string;
 }
 
 export function register(program: Command): void {
@@ -35,7 +60,8 @@ export function register(program: Command): void {
     .requiredOption('--dsn <dsn>', 'the database to load into (Go-driver form or mysql:// / postgres:// URL); prefer ONEDUMP_RESTORE_DSN for passwords')
     .option('--target-db <name>', 'load into this database (created if missing) instead of the DSN\'s / the dump\'s own')
     .option('--client <path>', 'client binary (default: mariadb or mysql; psql or pg_restore)')
-    .option('--binlogs <dir-or-url>', 'after loading the dump, replay the MySQL binlogs in this local folder from the dump\'s recorded position (point-in-time recovery)')
+    .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1…) to decrypt an encrypted backup')
+    .option('--binlogs <dir-or-url>', 'after loading the dump, replay the MySQL binlogs in this folder or storage URL from the dump\'s recorded position (point-in-time recovery)')
     .option('--until <datetime>', 'with --binlogs: stop at this time ("2026-11-27 03:15:00" local time, or with Z / ±hh:mm)');
   addGlobalOptions(cmd, { config: false });
   cmd.addHelpText(
@@ -46,6 +72,8 @@ export function register(program: Command): void {
       'onedump restore --from sftp://backup@host/var/backups/pg.dump --dsn postgres://postgres@127.0.0.1/postgres --target-db app',
       'onedump restore --from app.sql --dsn "$DSN" --dry-run          show what would be done',
       'onedump restore --from /backups/app.sql.gz --dsn "$DSN" --binlogs /var/lib/mysql-binlogs --until "2026-11-27 03:15:00"',
+      'onedump restore --from s3://bucket/app.sql.gz --dsn "$DSN" --binlogs s3://bucket/binlogs/ --until "2026-11-27T03:15:00Z"',
+      'onedump restore --from /backups/app.sql.gz.age --identity ~/.config/onedump/age.key --dsn "$DSN"',
     ),
   );
   cmd.action(action(async (_opts: unknown, c: Command) => runRestoreCommand(globals(c) as RestoreFlags)));
@@ -64,23 +92,29 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
   }
   registerSecret(dsn.password);
   if (flags.until && !flags.binlogs) throw new UsageError('--until needs --binlogs.');
-  let coords: DumpCoordinates | undefined;
-  let binlogDir: string | undefined;
-  if (flags.binlogs) {
-    if (dsn.engine !== 'mysql') throw new UsageError('--binlogs replays MySQL/MariaDB binlogs; the DSN is PostgreSQL.');
-    if (flags.targetDb) throw new UsageError('--binlogs cannot be combined with --target-db: binlog events name their original databases.');
-    binlogDir = localPath(flags.binlogs, '--binlogs');
-    // The dump's "-- CHANGE MASTER TO" comment (native dumps and mysqldump --master-data=2) says where to start.
-    coords = await readDumpCoordinates(localPath(flags.from!, '--from with --binlogs'));
-  }
   if (flags.targetDb !== undefined && !/^[^\0/\\.]{1,64}$/.test(flags.targetDb)) throw new UsageError(`--target-db "${flags.targetDb}" is not a valid database name.`);
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(`interrupted by ${sig}`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = new ProgressLine();
+  const opts: RestoreOptions = { from: flags.from!, dsn, targetDb: flags.targetDb, clientPath: flags.client, identity: flags.identity, log, signal: ac.signal };
+  let coords: DumpCoordinates | undefined;
+  let binlogDir: string | undefined;
+  let cleanupBinlogs = async () => undefined as void;
   try {
-    const opts = { from: flags.from!, dsn, targetDb: flags.targetDb, clientPath: flags.client, log, signal: ac.signal };
+    if (flags.binlogs) {
+      if (dsn.engine !== 'mysql') throw new UsageError('--binlogs replays MySQL/MariaDB binlogs; the DSN is PostgreSQL.');
+      if (flags.targetDb) throw new UsageError('--binlogs cannot be combined with --target-db: binlog events name their original databases.');
+      // The dump's "-- CHANGE MASTER TO" comment (native dumps and mysqldump --master-data=2) says where to start;
+      // read it before loading anything, so a dump without coordinates fails first.
+      coords = await dumpCoordinates(opts);
+      if (!flags.dryRun) {
+        const b = await binlogFolder(flags.binlogs, log);
+        binlogDir = b.dir;
+        cleanupBinlogs = b.cleanup;
+      } else binlogDir = flags.binlogs;
+    }
     if (flags.dryRun) {
       const p = await planRestore(opts);
       await p.close();
@@ -110,6 +144,7 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
     return 0;
   } finally {
     progress.stop();
+    await cleanupBinlogs();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

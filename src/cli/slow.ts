@@ -1,13 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  analyzeSlowLogs,
-  errorReport,
-  parseTimeBound,
-  renderTable,
-  SlowLogError,
-  SORT_KEYS,
-  type SortKey,
-} from '../slow/index.js';
+import { analyzeSlowLogs, errorReport, parseTimeBound, renderTable, SlowLogError, SORT_KEYS, type SortKey } from '../slow/index.js';
 
 interface SlowFlags {
   file?: string;
@@ -22,6 +14,7 @@ interface SlowFlags {
   user?: string;
   db?: string;
   host?: string;
+  threads?: number;
   json?: boolean;
 }
 
@@ -47,21 +40,15 @@ export function register(program: Command): void {
     .option('-l, --limit <n>', 'list at most n groups (0 = all)', parseCount, 0)
     .option('-m, --mask [bool]', 'replace literal numbers and strings in the sample query with ?', parseBool, true)
     .option('--no-mask', 'show sample queries as logged')
-    .addOption(
-      new Option('-d, --database <engine>', 'log format').choices(DATABASES).default('mysql'),
-    )
+    .addOption(new Option('-d, --database <engine>', 'log format').choices(DATABASES).default('mysql'))
     .addOption(new Option('--sort <key>', 'rank groups by query time').choices([...SORT_KEYS]).default('max'))
-    .addOption(
-      new Option('--format <format>', 'output format (default: table on a terminal, JSON otherwise)').choices([
-        'json',
-        'table',
-      ]),
-    )
+    .addOption(new Option('--format <format>', 'output format (default: table on a terminal, JSON otherwise)').choices(['json', 'table']))
     .option('--since <time>', 'only entries at or after: ISO date/time (UTC) or a duration ago (90m, 6h, 2d)', parseTime)
     .option('--until <time>', 'only entries at or before: ISO date/time (UTC) or a duration ago', parseTime)
     .option('--user <name>', 'only entries of this account')
     .option('--db <name>', 'only entries whose default database is this')
     .option('--host <host>', 'only entries from this host name or IP address')
+    .option('--threads <n>', 'threads reading files and parts of large files (default 1; at most one per core, 4)', parseCount)
     .addHelpText(
       'after',
       `
@@ -89,6 +76,7 @@ Examples:
           mask: flags.mask,
           sort: flags.sort,
           filter: { since: flags.since, until: flags.until, user: flags.user, db: flags.db, host: flags.host },
+          threads: flags.threads === 0 ? 1 : flags.threads,
         });
         process.stdout.write(useJson ? `${JSON.stringify(report)}\n` : renderTable(report, process.stdout.columns));
         process.exitCode = 0;

@@ -13,6 +13,7 @@ import { registerSecret } from '../util/redact.js';
 import { ConfigError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { expandHome } from '../storage/local.js';
+import { recipientProblem, recipientsProblem } from '../crypto/age.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -174,6 +175,15 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: string[]): Map<st
     if (storages === 0)
       problems.push(`${at('storage')}: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])`);
     checkSchedule(job.schedule, job.timezone, `jobs[${i}]`, problems);
+    if (job.encrypt) {
+      const bad = job.encrypt.recipients.map((r, k) => {
+        const why = recipientProblem(r);
+        if (why) problems.push(`${formatPath(['jobs', i, 'encrypt', 'recipients', k])}: ${why}`);
+        return why;
+      });
+      const whole = bad.some(Boolean) ? undefined : recipientsProblem(job.encrypt.recipients);
+      if (whole) problems.push(`${formatPath(['jobs', i, 'encrypt', 'recipients'])}: ${whole}`);
+    }
   });
   return dsns;
 }

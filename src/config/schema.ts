@@ -58,9 +58,13 @@ export const jobSchema = z.strictObject({
   timeout: duration({ description: 'Abort the job after this long.', example: '2h' }).optional(),
   encrypt: z
     .strictObject({
-      recipients: described(z.array(z.string().min(1)).min(1), { description: 'age recipients (public keys) the backup is encrypted to.' }),
+      recipients: described(z.array(z.string().min(1)).min(1), {
+        description:
+          'age public keys the backup is encrypted to: age1… (X25519, from age-keygen) or age1pq1… (post-quantum hybrid; do not mix the two). Any one matching identity decrypts. SSH keys are not accepted.',
+        example: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'],
+      }),
     })
-    .meta({ description: 'Encrypt the backup (after compression) to age recipients.' })
+    .meta({ description: 'Encrypt the backup with age (https://age-encryption.org) after compression; adds .age to the file name.' })
     .optional(),
   storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
 });

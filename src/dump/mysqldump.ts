@@ -57,7 +57,7 @@ export class MysqldumpDumper implements Dumper {
   }
 
   async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const label = this.binary.split('/').pop() ?? 'mysqldump';
+    const label = 'mysqldump';
     try {
       if (ctx.job.sshhost) {
         await runRemoteDump({

@@ -72,7 +72,7 @@ export class PgDumpDumper implements Dumper {
   }
 
   async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const label = this.binary.split('/').pop() ?? 'pg_dump';
+    const label = 'pg_dump';
     try {
       if (ctx.job.sshhost) {
         await runRemoteDump({

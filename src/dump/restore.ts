@@ -14,6 +14,7 @@ import { createSecretFile } from '../util/secret-file.js';
 import { clientDefaults } from './mysqldump.js';
 import { libpqEnv, pgpassLine } from './pgdump.js';
 import { quoteIdent } from './mysql-native/sql-buffer.js';
+import { AGE_MAGIC, decryptStreamFromFile } from '../crypto/age.js';
 
 export interface RestoreOptions {
   /** A path or storage URL of the dump (plain or gzip). */
@@ -26,12 +27,15 @@ export interface RestoreOptions {
   log: Logger;
   signal: AbortSignal;
   onProgress?: (bytesRead: number, total?: number) => void;
+  /** age identity file, for encrypted backups (`encrypt:` in the job). */
+  identity?: string;
 }
 
 export interface RestorePlan {
   source: string;
   size?: number;
   compressed: boolean;
+  encrypted: boolean;
   format: 'sql' | 'pg-custom';
   client: string;
   database?: string;
@@ -172,7 +176,19 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
   });
   raw.on('error', (e) => counter.destroy(e));
   raw.pipe(counter);
-  const first = await peek(counter, 2);
+  // Layers are detected by content, outermost first: age encryption, then gzip, then pg_dump's archive format.
+  const outer = await peek(counter, AGE_MAGIC.length);
+  const encrypted = outer.head.toString('latin1') === AGE_MAGIC;
+  let layered: Readable = outer.stream;
+  if (encrypted) {
+    if (!o.identity) throw new UsageError(`${storage.describe(key)} is an encrypted (age) backup: pass --identity FILE with the key it was encrypted to.`);
+    const decrypt = await decryptStreamFromFile(o.identity);
+    layered.on('error', (e) => decrypt.destroy(e));
+    layered = layered.pipe(decrypt);
+  } else if (o.identity) {
+    o.log.warn(`${storage.describe(key)} is not encrypted; --identity is not needed`);
+  }
+  const first = await peek(layered, 2);
   const compressed = first.head.subarray(0, 2).equals(GZIP_MAGIC);
   let stream: Readable = first.stream;
   if (compressed) {
@@ -190,6 +206,7 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
       source: storage.describe(key),
       size: info.size,
       compressed,
+      encrypted,
       format,
       client,
       database,

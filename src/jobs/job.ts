@@ -6,10 +6,10 @@ import type { JobResult } from '../notify/types.js';
 import type { Logger } from '../util/logger.js';
 import { storageBackends, storageFromUrl } from '../storage/registry.js';
 import { createDumper } from '../dump/registry.js';
-import { backupKey } from './naming.js';
+import { backupKey, namingOf } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
-import { errorMessage, isTransient, NotImplementedError, UsageError } from '../util/errors.js';
+import { errorMessage, isTransient, UsageError } from '../util/errors.js';
 import { policyFromConfig, retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -24,8 +24,6 @@ export interface PreparedJob {
 
 /** Builds a job's dumper and destination factories; throws (exit 2) on anything that is not built or not valid. */
 export function prepareJob(job: JobConfig, dsn: ParsedDsn, log: Logger, urls: string[] = []): PreparedJob {
-  // Refuse rather than silently write an unencrypted backup.
-  if (job.encrypt) throw new NotImplementedError(`Backup encryption (jobs "${job.name}".encrypt)`);
   const dumper = createDumper(job, dsn);
   const targets: PreparedJob['targets'] = [];
   urls.forEach((url, i) => {
@@ -85,12 +83,13 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
       async (attempt) => {
         destinations = p.targets.map((t) => {
           const d = t.build();
-          return { ...d, key: backupKey(d.key, { gzip: job.gzip, unique: job.unique, now: o.now }) };
+          return { ...d, key: backupKey(d.key, { ...namingOf(job), now: o.now }) };
         });
         if (attempt > 1) log.warn(`retrying job "${job.name}" (attempt ${attempt})`);
         const r = await runPipeline((out, sig) => p.dumper.dump(out, { job, log, signal: sig }), destinations, {
           gzip: job.gzip,
           gzipLevel: job.gziplevel,
+          encrypt: job.encrypt?.recipients,
           signal,
           onProgress: o.onProgress,
         });
@@ -132,7 +131,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         const d = destinations.find((x) => x.name === t.name);
         if (!t.keep || !d || !okOutcomes.some((x) => x.destination.name === t.name)) continue;
         try {
-          await applyRetention(d, t.configuredKey, { gzip: job.gzip, unique: job.unique, keep: t.keep, log });
+          await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log });
         } catch (err) {
           log.warn(`retention at ${t.name} failed: ${errorMessage(err)}`);
         }

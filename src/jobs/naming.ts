@@ -10,15 +10,26 @@ export function timestampPrefix(d: Date): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }
 
-/** The file name a job writes, as the Go tool names it: `.gz` added when gzip and missing; unique → timestamp prefix. */
-export function backupFileName(base: string, opts: { gzip: boolean; unique: boolean; now: Date }): string {
-  let name = base;
+export interface NamingOptions {
+  gzip: boolean;
+  unique: boolean;
+  /** The backup is age-encrypted: `.age` goes last, after `.gz`. */
+  encrypt?: boolean;
+}
+
+/**
+ * The file name a job writes, as the Go tool names it: `.gz` added when gzip and missing; unique → timestamp prefix.
+ * Encrypted backups (not in the Go tool) end in `.age`, after `.gz`: a configured `app.sql.age` is taken as `app.sql`.
+ */
+export function backupFileName(base: string, opts: NamingOptions & { now: Date }): string {
+  let name = opts.encrypt && base.endsWith('.age') && base.length > 4 ? base.slice(0, -4) : base;
   if (opts.gzip && !name.endsWith('.gz')) name += '.gz';
+  if (opts.encrypt) name += '.age';
   if (opts.unique) name = `${timestampPrefix(opts.now)}-${name}`;
   return name;
 }
 
-export function backupKey(key: string, opts: { gzip: boolean; unique: boolean; now: Date }): string {
+export function backupKey(key: string, opts: NamingOptions & { now: Date }): string {
   const { dir, base } = splitKey(key);
   return dir + backupFileName(base, opts);
 }
@@ -28,7 +39,12 @@ function escapeRe(s: string): string {
 }
 
 /** Matches exactly the names this job writes in a folder (with unique: `YYYYMMDDHHMMSS-<name>`). */
-export function retentionPattern(base: string, opts: { gzip: boolean; unique: boolean }): RegExp {
+export function retentionPattern(base: string, opts: NamingOptions): RegExp {
   const name = backupFileName(base, { ...opts, unique: false, now: new Date(0) });
   return opts.unique ? new RegExp(`^\\d{14}-${escapeRe(name)}$`) : new RegExp(`^${escapeRe(name)}$`);
+}
+
+/** The naming options of a job's config. */
+export function namingOf(job: { gzip: boolean; unique: boolean; encrypt?: { recipients: string[] } }): NamingOptions {
+  return { gzip: job.gzip, unique: job.unique, encrypt: Boolean(job.encrypt?.recipients.length) };
 }

@@ -5,13 +5,16 @@ import type { Destination, StoredObject } from '../storage/types.js';
 import type { DumpInfo } from '../dump/types.js';
 import { Fanout } from './fanout.js';
 import { ParallelGzip } from './parallel-gzip.js';
+import { encryptStream } from '../crypto/age.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface PipelineOptions {
   gzip: boolean;
   gzipLevel?: number;
+  /** age recipients: encrypt after compression, so the hash and every destination see the encrypted bytes. */
+  encrypt?: string[];
   signal: AbortSignal;
-  /** Called with the total bytes produced so far (after compression). */
+  /** Called with the total bytes produced so far (after compression and encryption). */
   onProgress?: (bytes: number) => void;
 }
 
@@ -24,7 +27,7 @@ export interface DestinationOutcome {
 
 export interface PipelineResult {
   info?: DumpInfo;
-  /** Bytes produced (after compression): what every destination should hold. */
+  /** Bytes produced (after compression and encryption): what every destination should hold. */
   bytes: number;
   sha256: string;
   outcomes: DestinationOutcome[];
@@ -33,7 +36,7 @@ export interface PipelineResult {
 }
 
 /**
- * source → gzip (once) → sha256 → fan-out to every destination with backpressure. The source runs once; a failing
+ * source → gzip (once) → age (once) → sha256 → fan-out to every destination with backpressure. The source runs once; a failing
  * destination is detached without stalling the others. Destinations commit only when the whole stream arrived, so
  * a failed run leaves no object under a final name.
  */
@@ -68,7 +71,9 @@ export async function runPipeline(
       return { destination: d, ok: false, error };
     }
   });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzip ? [new ParallelGzip({ level: opts.gzipLevel ?? 6 })] : [];
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (opts.gzip) stages.push(new ParallelGzip({ level: opts.gzipLevel ?? 6 }));
+  if (opts.encrypt?.length) stages.push(encryptStream(opts.encrypt));
   const flow = pipeline([source, ...stages, meter, fanout] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   // When the flow dies (every destination failed), stop the source at once: it may be waiting for a drain that never comes.
   flow.catch((err: unknown) => inner.abort(err));

@@ -1,6 +1,6 @@
 import type { Destination } from '../storage/types.js';
 import type { Logger } from '../util/logger.js';
-import { retentionPattern, splitKey } from './naming.js';
+import { retentionPattern, splitKey, type NamingOptions } from './naming.js';
 
 /**
  * Deletes the oldest backups of this job beyond `keep` at one destination. Only names the job itself writes are
@@ -9,7 +9,7 @@ import { retentionPattern, splitKey } from './naming.js';
 export async function applyRetention(
   d: Destination,
   configuredKey: string,
-  opts: { gzip: boolean; unique: boolean; keep: number; log: Logger },
+  opts: NamingOptions & { keep: number; log: Logger },
 ): Promise<string[]> {
   const { dir } = splitKey(d.key);
   const pattern = retentionPattern(splitKey(configuredKey).base, opts);

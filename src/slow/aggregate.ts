@@ -1,6 +1,6 @@
 import type { SlowEntry } from './entry.js';
 import { fingerprint, fingerprintId } from './fingerprint.js';
-import { QuantileSketch } from './quantile.js';
+import { QuantileSketch, type SketchState } from './quantile.js';
 
 /** Lists (users, databases, hosts) stop growing here so one group cannot hold unbounded memory. */
 export const MAX_LISTED_VALUES = 100;
@@ -9,11 +9,12 @@ export interface QueryGroup {
   fingerprint: string;
   id: string;
   count: number;
-  queryTimeTotal: number;
+  /** Sums in whole microseconds (logs have µs precision): exact, so merged halves add up to the same. */
+  queryTimeTotalMicros: number;
   queryTimeMin: number;
   queryTimeMax: number;
   queryTimes: QuantileSketch;
-  lockTimeTotal: number;
+  lockTimeTotalMicros: number;
   lockTimeMax: number;
   rowsSentTotal: number;
   rowsExaminedTotal: number;
@@ -24,6 +25,14 @@ export interface QueryGroup {
   hosts: Set<string>;
   /** The slowest entry of the group (the first one logged, on a tie). */
   sample: SlowEntry;
+}
+
+/** A group as plain data, to cross a worker boundary. */
+export type QueryGroupState = Omit<QueryGroup, 'queryTimes'> & { queryTimes: SketchState };
+
+export interface AggregatorState {
+  entries: number;
+  groups: QueryGroupState[];
 }
 
 /** Per-fingerprint totals. Memory grows with the number of distinct fingerprints only. */
@@ -41,11 +50,11 @@ export class Aggregator {
         fingerprint: key,
         id: fingerprintId(key),
         count: 0,
-        queryTimeTotal: 0,
+        queryTimeTotalMicros: 0,
         queryTimeMin: Infinity,
         queryTimeMax: -Infinity,
         queryTimes: new QuantileSketch(),
-        lockTimeTotal: 0,
+        lockTimeTotalMicros: 0,
         lockTimeMax: 0,
         rowsSentTotal: 0,
         rowsExaminedTotal: 0,
@@ -61,11 +70,11 @@ export class Aggregator {
       group.sample = detachEntry(entry);
     }
     group.count++;
-    group.queryTimeTotal += entry.queryTime;
+    group.queryTimeTotalMicros += Math.round(entry.queryTime * 1e6);
     if (entry.queryTime < group.queryTimeMin) group.queryTimeMin = entry.queryTime;
     if (entry.queryTime > group.queryTimeMax) group.queryTimeMax = entry.queryTime;
     group.queryTimes.add(entry.queryTime);
-    group.lockTimeTotal += entry.lockTime;
+    group.lockTimeTotalMicros += Math.round(entry.lockTime * 1e6);
     if (entry.lockTime > group.lockTimeMax) group.lockTimeMax = entry.lockTime;
     group.rowsSentTotal += entry.rowsSent;
     group.rowsExaminedTotal += entry.rowsExamined;
@@ -77,6 +86,52 @@ export class Aggregator {
     addListed(group.users, entry.userName);
     addListed(group.databases, entry.db);
     addListed(group.hosts, entry.host);
+  }
+
+  state(): AggregatorState {
+    return {
+      entries: this.entries,
+      groups: [...this.groups.values()].map((g) => ({ ...g, queryTimes: g.queryTimes.state() })),
+    };
+  }
+
+  /**
+   * Adds the groups of a later part of the input. Merging the parts in input order gives exactly
+   * what adding every entry in order gives: sums are integers, ties keep the earlier sample, and the
+   * listed values keep their first-seen order. `database` replaces the `databases` of every group
+   * (for entries whose database was inherited from an earlier part).
+   */
+  merge(state: AggregatorState, database?: string): void {
+    this.entries += state.entries;
+    for (const other of state.groups) {
+      const databases = database === undefined ? other.databases : new Set(database === '' ? [] : [database]);
+      const sample = database === undefined ? other.sample : { ...other.sample, db: database };
+      const group = this.groups.get(other.fingerprint);
+      if (group === undefined) {
+        this.groups.set(other.fingerprint, {
+          ...other,
+          sample,
+          databases,
+          queryTimes: QuantileSketch.fromState(other.queryTimes),
+        });
+        continue;
+      }
+      if (other.queryTimeMax > group.queryTimeMax) group.sample = sample;
+      group.count += other.count;
+      group.queryTimeTotalMicros += other.queryTimeTotalMicros;
+      if (other.queryTimeMin < group.queryTimeMin) group.queryTimeMin = other.queryTimeMin;
+      if (other.queryTimeMax > group.queryTimeMax) group.queryTimeMax = other.queryTimeMax;
+      group.queryTimes.merge(QuantileSketch.fromState(other.queryTimes));
+      group.lockTimeTotalMicros += other.lockTimeTotalMicros;
+      if (other.lockTimeMax > group.lockTimeMax) group.lockTimeMax = other.lockTimeMax;
+      group.rowsSentTotal += other.rowsSentTotal;
+      group.rowsExaminedTotal += other.rowsExaminedTotal;
+      if (!(other.firstSeenMicros >= group.firstSeenMicros)) group.firstSeenMicros = other.firstSeenMicros;
+      if (!(other.lastSeenMicros <= group.lastSeenMicros)) group.lastSeenMicros = other.lastSeenMicros;
+      for (const v of other.users) addListed(group.users, v);
+      for (const v of databases) addListed(group.databases, v);
+      for (const v of other.hosts) addListed(group.hosts, v);
+    }
   }
 }
 

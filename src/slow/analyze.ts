@@ -1,19 +1,11 @@
+import { stat } from 'node:fs/promises';
 import { Aggregator } from './aggregate.js';
-import type { SlowEntry } from './entry.js';
-import { SlowLogParser } from './parser.js';
+import { mergeParts, readPart, splitOffsets, type EntryFilter, type PartResult, type PartTask } from './part.js';
+import { defaultThreads, maxThreads, readParts } from './pool.js';
 import { buildReport, type SlowReport, type SortKey } from './report.js';
-import { describe, forEachLine, listInputFiles, openLogText, SlowLogError } from './source.js';
+import { describe, isGzipFile, listInputFiles, SlowLogError } from './source.js';
 
-export interface EntryFilter {
-  /** Microseconds since the epoch, inclusive. */
-  since?: number;
-  /** Microseconds since the epoch, inclusive. */
-  until?: number;
-  user?: string;
-  db?: string;
-  /** Matches the host name or the IP address. */
-  host?: string;
-}
+export type { EntryFilter } from './part.js';
 
 export interface AnalyzeOptions {
   pattern?: string;
@@ -22,42 +14,71 @@ export interface AnalyzeOptions {
   mask: boolean;
   sort: SortKey;
   filter: EntryFilter;
-  /** Files read at the same time when `path` is a folder. */
-  concurrency?: number;
+  /** Threads reading files and parts of files (this one and threads - 1 workers); capped at one per core, at most 4. Default 1. */
+  threads?: number;
+  /** A plain file is cut into parts of about this size (at least two) for the threads. Default 32 MiB. */
+  partBytes?: number;
 }
+
+const PART_BYTES = 32 << 20;
 
 /**
  * Reads a slow log (plain or gzip) or a folder of them and groups the entries by fingerprint.
  * Throws SlowLogError for what stops the analysis: an unreadable path, a corrupt gzip, an empty folder.
+ *
+ * Files, and parts of large plain files, are read on worker threads; their per-fingerprint results
+ * are merged in file order, so the report is the same as reading everything in one thread.
  */
 export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Promise<SlowReport> {
   const files = await listInputFiles(path, options.pattern);
-  const aggregator = new Aggregator();
-  const accept = entryFilter(options.filter);
-  let skipped = 0;
-  let filtered = 0;
-  const sink = {
-    entry(entry: SlowEntry): void {
-      if (accept(entry)) aggregator.add(entry);
-      else filtered++;
-    },
-    skipped(): void {
-      skipped++;
-    },
-  };
+  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), maxThreads()));
+  const partBytes = options.partBytes ?? PART_BYTES;
+  const filter = options.filter;
 
-  // Reading several files at once overlaps their I/O and gunzip; parsing shares the one thread.
-  const queue = [...files];
-  const concurrency = Math.max(1, Math.min(options.concurrency ?? 4, queue.length));
-  const readers = Array.from({ length: concurrency }, async () => {
-    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      await readOneFile(file, sink);
+  const tasks: PartTask[] = [];
+  const fileOfTask: number[] = [];
+  for (const [index, file] of files.entries()) {
+    for (const task of await planFile(file, threads, partBytes, filter)) {
+      tasks.push(task);
+      fileOfTask.push(index);
     }
-  });
-  await Promise.all(readers);
+  }
+
+  const aggregator = new Aggregator();
+  let entries = 0;
+  let filtered = 0;
+  let skipped = 0;
+  // Results arrive in any order; each file is merged once all its parts are in, files in order.
+  const arrived = new Map<number, PartResult>();
+  let nextTask = 0;
+  let merging = Promise.resolve();
+  const consume = (index: number, result: PartResult): Promise<void> => {
+    arrived.set(index, result);
+    merging = merging.then(async () => {
+      while (nextTask < tasks.length) {
+        const file = fileOfTask[nextTask]!;
+        let end = nextTask;
+        while (end < tasks.length && fileOfTask[end] === file) end++;
+        const parts: PartResult[] = [];
+        for (let i = nextTask; i < end && arrived.has(i); i++) parts.push(arrived.get(i)!);
+        if (parts.length < end - nextTask) return;
+        for (let i = nextTask; i < end; i++) arrived.delete(i);
+        nextTask = end;
+        // An entry with no time at all took its time from before its part: read the file in sequence.
+        const inOrder = parts.some((p) => p.needsSequence) ? [await readPart({ file: files[file]!, start: 0, filter })] : parts;
+        const counts = mergeParts(aggregator, inOrder, filter);
+        entries += counts.entries;
+        filtered += counts.filtered;
+        skipped += counts.skipped;
+      }
+    });
+    return merging;
+  };
+  await readParts(tasks, threads, consume);
+  await merging;
 
   return buildReport(aggregator, {
-    entries: aggregator.entries + filtered,
+    entries,
     filtered,
     skipped,
     files: files.length,
@@ -67,27 +88,21 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
   });
 }
 
-async function readOneFile(file: string, sink: ConstructorParameters<typeof SlowLogParser>[0]): Promise<void> {
-  const parser = new SlowLogParser(sink);
-  const text = await openLogText(file);
+/** One task per file, or several for a large plain file when there are threads to share them. */
+async function planFile(file: string, threads: number, partBytes: number, filter: EntryFilter): Promise<PartTask[]> {
+  const whole = [{ file, start: 0, filter }];
+  if (threads <= 1) return whole;
+  let size: number;
+  let gzipped: boolean;
   try {
-    await forEachLine(text, (line) => parser.line(line));
+    size = (await stat(file)).size;
+    gzipped = await isGzipFile(file);
   } catch (err) {
-    text.destroy();
-    throw new SlowLogError(`Cannot read ${file}: ${describe(err)}; check that the file is a complete slow log.`);
+    throw new SlowLogError(`Cannot read ${file}: ${describe(err)}; check the path and its permissions.`);
   }
-  parser.end();
-}
-
-function entryFilter(filter: EntryFilter): (entry: SlowEntry) => boolean {
-  const { since, until, user, db, host } = filter;
-  if (since === undefined && until === undefined && !user && !db && !host) return () => true;
-  return (entry) => {
-    if (since !== undefined && !(entry.timeMicros >= since)) return false;
-    if (until !== undefined && !(entry.timeMicros <= until)) return false;
-    if (user && entry.userName !== user) return false;
-    if (db && entry.db !== db) return false;
-    if (host && entry.host !== host && !entry.hostIp.endsWith(`[${host}]`)) return false;
-    return true;
-  };
+  // gzip cannot be cut; its inflating already runs on libuv's thread pool, beside the parsing.
+  if (gzipped || size < 2 * partBytes) return whole;
+  const offsets = await splitOffsets(file, size, Math.min(Math.floor(size / partBytes), threads * 4));
+  const bounds = [0, ...offsets];
+  return bounds.map((start, i) => ({ file, start, end: bounds[i + 1], filter }));
 }

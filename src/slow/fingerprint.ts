@@ -21,9 +21,15 @@ export function fingerprint(query: string): string {
 
   let text = stripCommentsAndLiterals(query);
 
-  if (USE_ONLY.test(text)) return 'use ?';
+  if ((text.charCodeAt(0) | 0x20) === 0x75 /* u */ || isSpace(text.charCodeAt(0))) {
+    if (USE_ONLY.test(text)) return 'use ?';
+  }
 
   text = normaliseLiteralsAndSpace(text);
+  // Most statements of one shape normalise to the same text: the last steps are remembered.
+  const known = finalSteps.get(text);
+  if (known !== undefined) return known;
+  const normalised = text;
   if (text.includes('null')) text = text.replace(NULL_WORD, '?');
   if (text.includes('in (') || text.includes('in(') || text.includes('value')) {
     text = text.replace(IN_OR_VALUES_LIST, '$1(?+)');
@@ -31,7 +37,19 @@ export function fingerprint(query: string): string {
   if (text.includes('union')) text = text.replace(REPEATED_UNION, '$1 /*repeat$2*/');
   if (text.includes('limit ?')) text = text.replace(LIMIT_OFFSET, 'limit ?');
   if (text.includes('order by ')) text = dropAscAfterOrderBy(text);
+  if (normalised.length <= 4096) {
+    if (finalSteps.size >= 20_000) finalSteps.clear();
+    // Copies: the texts may be slices of a read chunk, which they would keep alive.
+    finalSteps.set(copy(normalised), copy(text));
+  }
   return text;
+}
+
+/** normalised text → fingerprint; bounded (cleared when full), short texts only. */
+const finalSteps = new Map<string, string>();
+
+function copy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** The group ID pt-query-digest 2.x printed (`0x…`): the last 16 hex digits of the MD5, upper case. */
@@ -49,6 +67,8 @@ function specialCase(query: string): string | undefined {
   if (query.startsWith('SELECT /*!40001 SQL_NO_CACHE */ * FROM `')) return 'mysqldump';
   if (query.includes('/*') && /\/\*\w+\.\w+:[0-9]\/[0-9]\*\//.test(query)) return 'percona-toolkit';
   if (query.startsWith('administrator command: ')) return query;
+  const first = query.charCodeAt(0) | 0x20;
+  if (first !== 0x63 /* c */ && !isSpace(query.charCodeAt(0))) return undefined;
   const call = /^\s*(call\s+\S+)\(/i.exec(query);
   if (call) return call[1]!.toLowerCase();
   return undefined;
@@ -164,9 +184,7 @@ function isHexDigit(c: number): boolean {
 }
 
 function isWordChar(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f
-  );
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f;
 }
 
 /**
@@ -249,15 +267,7 @@ function isLeftoverBeforeQuestion(c: number): boolean {
 }
 
 function isNumberTail(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) ||
-    (c >= 0x61 && c <= 0x66) ||
-    c === 0x2e ||
-    c === 0x78 ||
-    c === 0x62 ||
-    c === 0x2b ||
-    c === 0x2d
-  );
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || c === 0x2e || c === 0x78 || c === 0x62 || c === 0x2b || c === 0x2d;
 }
 
 function isPerlSpace(c: number): boolean {

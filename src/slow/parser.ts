@@ -1,6 +1,9 @@
 import type { SlowEntry } from './entry.js';
 import { parseLogTime } from './time.js';
 
+/** Placeholder database of entries whose `use db;` came before the part of the file being read. */
+export const INHERITED_DB = '\u0000inherited';
+
 export interface ParseSink {
   entry(entry: SlowEntry): void;
   /** A malformed or truncated entry, or a run of lines that belong to no entry. */
@@ -25,13 +28,38 @@ export class SlowLogParser {
   private hasMetrics = false;
   private queryLines: string[] = [];
   private metaSetLines: string[] = [];
+  /** `# Time:` in the old `YYMMDD HH:MM:SS` form names no zone; `SET timestamp=` (epoch seconds) is then preferred. */
+  private zonelessTime = false;
   /** MySQL writes `use db;` only when the database differs from the last one it logged. */
   private lastDb = '';
   private lastTimeMicros = NaN;
   private strayLines = false;
   private accounts = new Map<string, Account>();
+  /**
+   * Set when an entry with no time at all took the time of an earlier entry that this parser did
+   * not see (it started part-way into a file): that part must then be read again in sequence.
+   */
+  timeInheritedFromUnseen = false;
 
-  constructor(private readonly sink: ParseSink) {}
+  /**
+   * `startDb` is the database carried over from before the text this parser sees: '' at the start
+   * of a file; INHERITED_DB for a part of a file that starts mid-way (its entries before the first
+   * `use`/`Schema:` get that placeholder, resolved when the parts are merged in order).
+   */
+  constructor(
+    private readonly sink: ParseSink,
+    startDb = '',
+  ) {
+    this.lastDb = startDb;
+    this.startsMidFile = startDb !== '';
+  }
+
+  private readonly startsMidFile: boolean;
+
+  /** The database a following part of the same file starts with (may be INHERITED_DB). */
+  get currentDb(): string {
+    return this.lastDb;
+  }
 
   line(line: string): void {
     const first = line.charCodeAt(0);
@@ -45,6 +73,8 @@ export class SlowLogParser {
     }
     if (isStartupBanner(line)) {
       this.finish();
+      // A restarted server starts with no default database: it writes `use` again when one is set.
+      this.lastDb = '';
       this.state = 'startup';
       return;
     }
@@ -77,6 +107,7 @@ export class SlowLogParser {
       const entry = this.entry!;
       entry.time = line.slice(7).trim();
       entry.timeMicros = parseLogTime(entry.time);
+      this.zonelessTime = OLD_TIME_VALUE.test(entry.time);
       return;
     }
     if (line.startsWith('# User@Host:')) {
@@ -122,7 +153,8 @@ export class SlowLogParser {
 
   private headerStatementLine(line: string): void {
     const first = line.charCodeAt(0) | 0x20;
-    if (first === 0x75 /* u */ && USE_LINE.test(line)) {
+    // The server writes `use db;` before its `SET timestamp=` line; a `use` after it is the statement.
+    if (first === 0x75 /* u */ && this.metaSetLines.length === 0 && USE_LINE.test(line)) {
       const db = USE_LINE.exec(line)![1]!.replace(/`/g, '');
       this.lastDb = db;
       this.entry!.db = db;
@@ -130,7 +162,9 @@ export class SlowLogParser {
     }
     if (first === 0x73 /* s */ && META_SET_LINE.test(line)) {
       const ts = TIMESTAMP_ASSIGNMENT.exec(line);
-      if (ts && !Number.isFinite(this.entry!.timeMicros)) this.entry!.timeMicros = Math.round(Number(ts[1]) * 1e6);
+      if (ts && (this.zonelessTime || !Number.isFinite(this.entry!.timeMicros))) {
+        this.entry!.timeMicros = Math.round(Number(ts[1]) * 1e6);
+      }
       this.metaSetLines.push(line);
       return;
     }
@@ -159,6 +193,7 @@ export class SlowLogParser {
     this.hasMetrics = false;
     this.queryLines = [];
     this.metaSetLines = [];
+    this.zonelessTime = false;
     this.state = 'header';
     this.strayLines = false;
   }
@@ -178,8 +213,10 @@ export class SlowLogParser {
       return;
     }
     entry.query = query;
-    if (!Number.isFinite(entry.timeMicros)) entry.timeMicros = this.lastTimeMicros;
-    else this.lastTimeMicros = entry.timeMicros;
+    if (!Number.isFinite(entry.timeMicros)) {
+      entry.timeMicros = this.lastTimeMicros;
+      if (this.startsMidFile && !Number.isFinite(this.lastTimeMicros)) this.timeInheritedFromUnseen = true;
+    } else this.lastTimeMicros = entry.timeMicros;
     this.sink.entry(entry);
   }
 
@@ -203,12 +240,27 @@ export class SlowLogParser {
 
   private metrics(line: string): void {
     const entry = this.entry!;
-    const queryTime = numberAfter(line, 'Query_time:');
+    // `# Query_time: 1.000205  Lock_time: 0.000003 Rows_sent: 1  Rows_examined: 0` is read in one
+    // pass; anything else (reordered keys, odd numbers) goes through the general lookup.
+    let queryTime = NaN;
+    let at = 13; // after '# Query_time:'
+    at = skipSpaces(line, at);
+    let end = numberEnd(line, at);
+    if (end > at && line.startsWith('Lock_time:', skipSpaces(line, end))) {
+      queryTime = fastNumber(line, at, end);
+      at = skipSpaces(line, skipSpaces(line, end) + 10);
+      end = numberEnd(line, at);
+      entry.lockTime = fastNumber(line, at, end) || 0;
+      entry.rowsSent = numberAfter(line, 'Rows_sent:', end) || 0;
+      entry.rowsExamined = numberAfter(line, 'Rows_examined:', end) || 0;
+    } else {
+      queryTime = numberAfter(line, 'Query_time:');
+      entry.lockTime = numberAfter(line, 'Lock_time:') || 0;
+      entry.rowsSent = numberAfter(line, 'Rows_sent:') || 0;
+      entry.rowsExamined = numberAfter(line, 'Rows_examined:') || 0;
+    }
     if (Number.isNaN(queryTime)) return;
     entry.queryTime = queryTime;
-    entry.lockTime = numberAfter(line, 'Lock_time:') || 0;
-    entry.rowsSent = numberAfter(line, 'Rows_sent:') || 0;
-    entry.rowsExamined = numberAfter(line, 'Rows_examined:') || 0;
     entry.attributeLines.push(line);
     this.hasMetrics = true;
   }
@@ -216,7 +268,7 @@ export class SlowLogParser {
   private attributes(line: string): void {
     const entry = this.entry!;
     entry.attributeLines.push(line);
-    // MariaDB: `# Thread_id: 8  Schema: shop  QC_hit: No`
+    // MariaDB: `# Thread_id: 8  Schema: shop  QC_hit: No`, or `Schema:   QC_hit:` with no database.
     const schema = SCHEMA.exec(line);
     if (schema) {
       entry.db = schema[1]!;
@@ -259,17 +311,61 @@ const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
 const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
 const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
 const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
-const SCHEMA = /Schema: (\S+)/;
+const SCHEMA = /\bSchema: (\S*)/;
+const OLD_TIME_VALUE = /^\d{6}\s/;
 
 function isStartupBanner(line: string): boolean {
   return line.includes(', Version: ') && /^\S.*, Version: .*(?:started with:|embedded library)\s*$/.test(line);
 }
 
 /** The number that follows `key` in a header line, or NaN. */
-export function numberAfter(line: string, key: string): number {
-  const at = line.indexOf(key);
+export function numberAfter(line: string, key: string, from = 0): number {
+  const at = line.indexOf(key, from);
   if (at < 0) return NaN;
-  return parseFloat(line.slice(at + key.length, at + key.length + 32));
+  const start = skipSpaces(line, at + key.length);
+  const end = numberEnd(line, start);
+  return end > start ? fastNumber(line, start, end) : parseFloat(line.slice(start, start + 32));
+}
+
+function skipSpaces(line: string, at: number): number {
+  while (line.charCodeAt(at) === 0x20) at++;
+  return at;
+}
+
+/** End of a run of digits with at most one '.', starting at `at`. */
+function numberEnd(line: string, at: number): number {
+  let dot = false;
+  let i = at;
+  for (;;) {
+    const c = line.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) i++;
+    else if (c === 0x2e && !dot) {
+      dot = true;
+      i++;
+    } else break;
+  }
+  return i;
+}
+
+/** The plain decimal number text[start, end), as parseFloat reads it (exact: at most 15 digits go through integers). */
+function fastNumber(text: string, start: number, end: number): number {
+  if (end - start > 15) return parseFloat(text.slice(start, end));
+  let int = 0;
+  let scale = 1;
+  let seenDot = false;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      seenDot = true;
+      continue;
+    }
+    digits++;
+    int = int * 10 + (c - 0x30);
+    if (seenDot) scale *= 10;
+  }
+  // int and scale are exact below 2^53, and one division rounds correctly, as parseFloat does.
+  return digits === 0 ? NaN : int / scale;
 }
 
 function joinQuery(lines: string[]): string {

@@ -62,16 +62,14 @@ export function buildReport(aggregator: Aggregator, settings: ReportSettings): S
   const p95 = new Map<QueryGroup, number>(groups.map((g) => [g, g.queryTimes.quantile(0.95)]));
   const key = sortValue(settings.sort, p95);
   // Ties keep a stable, meaningful order: by total time, then by fingerprint.
-  groups.sort(
-    (a, b) => key(b) - key(a) || b.queryTimeTotal - a.queryTimeTotal || (a.fingerprint < b.fingerprint ? -1 : 1),
-  );
+  groups.sort((a, b) => key(b) - key(a) || b.queryTimeTotalMicros - a.queryTimeTotalMicros || (a.fingerprint < b.fingerprint ? -1 : 1));
   const listed = settings.limit > 0 ? groups.slice(0, settings.limit) : groups;
 
   let total = 0;
   let first = NaN;
   let last = NaN;
   for (const g of groups) {
-    total += g.queryTimeTotal;
+    total += g.queryTimeTotalMicros;
     if (!(g.firstSeenMicros >= first)) first = g.firstSeenMicros;
     if (!(g.lastSeenMicros <= last)) last = g.lastSeenMicros;
   }
@@ -84,7 +82,7 @@ export function buildReport(aggregator: Aggregator, settings: ReportSettings): S
     groups: groups.length,
     skipped: settings.skipped,
     files: settings.files,
-    query_time_total: round6(total),
+    query_time_total: total / 1e6,
     first_seen: formatMicros(first),
     last_seen: formatMicros(last),
     results: listed.map((g) => resultOf(g, p95.get(g)!, settings.mask)),
@@ -100,11 +98,11 @@ function sortValue(sort: SortKey, p95: Map<QueryGroup, number>): (g: QueryGroup)
     case 'max':
       return (g) => g.queryTimeMax;
     case 'total':
-      return (g) => g.queryTimeTotal;
+      return (g) => g.queryTimeTotalMicros;
     case 'count':
       return (g) => g.count;
     case 'avg':
-      return (g) => g.queryTimeTotal / g.count;
+      return (g) => g.queryTimeTotalMicros / g.count;
     case 'p95':
       return (g) => p95.get(g)!;
   }
@@ -115,12 +113,12 @@ function resultOf(g: QueryGroup, p95: number, mask: boolean): SlowResult {
   return {
     ...sampleFields(sample, mask ? maskQuery(sample.query) : sample.query),
     count: g.count,
-    query_time_total: round6(g.queryTimeTotal),
+    query_time_total: g.queryTimeTotalMicros / 1e6,
     query_time_min: g.queryTimeMin,
     query_time_max: g.queryTimeMax,
-    query_time_avg: round6(g.queryTimeTotal / g.count),
+    query_time_avg: round6(g.queryTimeTotalMicros / 1e6 / g.count),
     query_time_p95: round6(p95),
-    lock_time_total: round6(g.lockTimeTotal),
+    lock_time_total: g.lockTimeTotalMicros / 1e6,
     lock_time_max: g.lockTimeMax,
     rows_sent_total: g.rowsSentTotal,
     rows_examined_total: g.rowsExaminedTotal,

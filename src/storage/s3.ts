@@ -317,16 +317,17 @@ export class S3Storage implements Storage {
     } catch (err) {
       ctl.abort(err);
       await Promise.allSettled(inflight);
-      if (uploadId !== undefined) await this.abortUpload(Key, uploadId, where);
+      if (uploadId !== undefined) await this.abortUpload(Key, uploadId, where, Boolean(outer?.aborted));
       throw outer?.aborted ? this.fail(err, 'upload', key, outer) : this.fail(firstError ?? err, 'upload', key);
     } finally {
       outer?.removeEventListener('abort', onOuter);
     }
   }
 
-  private async abortUpload(Key: string, UploadId: string, where: string): Promise<void> {
+  private async abortUpload(Key: string, UploadId: string, where: string, cancelled: boolean): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
+      // Bounded: a cancelled job must not wait long on a stalled connection for the clean-up.
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(cancelled ? 1_000 : 10_000) });
     } catch (err) {
       // The original failure is what the user needs; an unaborted upload only costs storage until a lifecycle rule.
       this.cfg.log?.warn(`s3 storage: could not abort the multipart upload of ${where} (${errorMessage(err)}); a bucket lifecycle rule for incomplete uploads cleans it up.`);

@@ -135,4 +135,31 @@ jobs:
     const problems = problemsOf(job('    sshhost: h\n    sshuser: u\n    sshkey: 12345'));
     expect(problems.join('\n')).not.toContain('12345');
   });
+  it('checks encrypt.recipients at load time, each with its path', () => {
+    const good = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+    const { config } = parseConfigText(job(`    encrypt: { recipients: [${good}] }`), 'x.yml', {});
+    expect(config.jobs[0]!.encrypt).toEqual({ recipients: [good] });
+    const problems = problemsOf(
+      job(
+        [
+          '    encrypt:',
+          '      recipients:',
+          `        - ${good}`,
+          '        - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN alice@host',
+          `        - ${good.slice(0, -1)}q`,
+          '        - AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX',
+        ].join('\n'),
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients\[1\]: SSH public keys are not supported as recipients \(the age library onedump uses reads only age1… keys\); create a key with age-keygen/),
+      expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients\[2\]: "age1ql3z7hjy…" is not a valid age recipient/),
+      expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients\[3\]: is an age secret key \(an identity\), not a recipient/),
+    ]);
+    expect(problems.join('\n')).not.toContain('GFPYYSJZ');
+    expect(problemsOf(job('    encrypt: { recipients: [] }'))).toEqual([expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients: /)]);
+    expect(problemsOf(job(`    encrypt: { recipients: [${good}, age1pq1abc] }`))).toEqual([
+      expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients\[1\]: "age1pq1abc" is not a valid age recipient/),
+    ]);
+  });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
@@ -129,5 +130,26 @@ describe('native mysql dumper', () => {
       expect(existsSync(file)).toBe(false);
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('stops promptly and cleans up when the job is aborted while the destination is stalled', async () => {
+    const j = job({ dbdriver: 'mysql', dbdsn: m.dsn(db) });
+    const dumper = createDumper(j, parseDsn(j.dbdsn));
+    let received = 0;
+    // A destination that takes the first chunks and then never asks for more.
+    const stalled = new Writable({
+      highWaterMark: 1 << 16,
+      write(chunk: Buffer, _e, cb) {
+        received += chunk.length;
+        if (received < 1 << 20) cb();
+      },
+    });
+    const ac = new AbortController();
+    const started = Date.now();
+    const run = dumper.dump(stalled, { job: j, log: silentLogger, signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('job timed out')), 500);
+    await expect(run).rejects.toThrow(/job timed out/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(received).toBeGreaterThan(0);
   });
 });

@@ -1,11 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { runPipeline } from '../../src/jobs/pipeline.js';
+import { decryptStream } from '../../src/crypto/age.js';
+import { readAll } from '../../testutils/streams.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import type { Destination, Storage, StoredObject } from '../../src/storage/types.js';
 
@@ -171,6 +174,96 @@ describe('pipeline', () => {
     );
     expect(r.error).toBeDefined();
     expect(stoppedBySignal || r.bytes < 10_000 * 64 * 1024).toBe(true);
+    expect(r.outcomes[0]!.ok).toBe(false);
+  });
+});
+
+describe('pipeline with age encryption', () => {
+  let identity = '';
+  let recipient = '';
+  beforeAll(async () => {
+    identity = await generateX25519Identity();
+    recipient = await identityToRecipient(identity);
+  });
+
+  it('encrypts after compression; the hash and size are of the stored (encrypted) bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-pipe-'));
+    const text = Buffer.from('INSERT INTO t VALUES (1,"x");\n'.repeat(200_000));
+    const r = await runPipeline((out) => produceChunks(out, [text]), [{ name: 'a', storage: new LocalStorage(dir), key: 'd.sql.gz.age' }], {
+      gzip: true,
+      encrypt: [recipient],
+      signal: new AbortController().signal,
+    });
+    expect(r.error).toBeUndefined();
+    const stored = readFileSync(join(dir, 'd.sql.gz.age'));
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(r.sha256);
+    expect(stored.length).toBe(r.bytes);
+    const gz = await readAll(Readable.from([stored]).pipe(decryptStream(identity)));
+    expect(gunzipSync(gz).equals(text)).toBe(true);
+  });
+
+  it('a slow destination still paces the producer through the age stage', async () => {
+    const slow = new SlowStorage(2);
+    const chunk = randomBytes(64 * 1024);
+    let written = 0;
+    let maxAhead = 0;
+    const r = await runPipeline(
+      async (out) => {
+        for (let i = 0; i < 400; i++) {
+          if (!out.write(chunk)) await new Promise((res) => out.once('drain', res));
+          written += chunk.length;
+          maxAhead = Math.max(maxAhead, written - slow.consumed);
+        }
+        return {};
+      },
+      [{ name: 'slow', storage: slow, key: 'k' }],
+      { gzip: false, encrypt: [recipient], signal: new AbortController().signal },
+    );
+    expect(r.error).toBeUndefined();
+    // 16 bytes of tag per 64 KiB chunk plus the header.
+    expect(slow.received.length).toBeGreaterThan(400 * chunk.length);
+    expect(maxAhead).toBeLessThan(8 << 20);
+  });
+
+  it('a source that fails mid-way leaves nothing under the final name, and the error is the source\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onedump-pipe-'));
+    const r = await runPipeline(
+      async (out) => {
+        out.write(randomBytes(3 << 20));
+        await new Promise((res) => setTimeout(res, 50));
+        throw new Error('mysqldump exited with code 2');
+      },
+      [{ name: 'a', storage: new LocalStorage(join(dir, 'a')), key: 'dump.sql.gz.age' }],
+      { gzip: true, encrypt: [recipient], signal: new AbortController().signal },
+    );
+    expect((r.error as Error).message).toBe('mysqldump exited with code 2');
+    expect(r.outcomes.every((o) => !o.ok)).toBe(true);
+    expect(existsSync(join(dir, 'a')) ? readdirSync(join(dir, 'a')) : []).toEqual([]);
+  });
+
+  it('when every destination fails, the age stage does not hold the source up', async () => {
+    let stoppedBySignal = false;
+    const r = await runPipeline(
+      async (out, signal) => {
+        for (let i = 0; i < 10_000; i++) {
+          if (signal.aborted) {
+            stoppedBySignal = true;
+            throw signal.reason;
+          }
+          if (!out.write(Buffer.alloc(64 * 1024))) {
+            await new Promise((res) => {
+              out.once('drain', res);
+              signal.addEventListener('abort', res, { once: true });
+            });
+          }
+        }
+        return {};
+      },
+      [{ name: 'bad', storage: new FailingStorage(1 << 20), key: 'x' }],
+      { gzip: false, encrypt: [recipient], signal: new AbortController().signal },
+    );
+    expect(r.error).toBeDefined();
+    expect(stoppedBySignal).toBe(true);
     expect(r.outcomes[0]!.ok).toBe(false);
   });
 });

@@ -169,11 +169,11 @@ describe('notifications from real job runs', () => {
     );
     const summary = await runJobs(loaded, { log: silentLogger, notifiers: createNotifiers(loaded.config, silentLogger) });
     expect(summary.results[0]!.ok).toBe(false);
-    expect(summary.results[0]!.error).toMatch(/^mysqldump exited with code 2: /);
+    expect(summary.results[0]!.error).toMatch(/^fake-dump-\w+\.sh exited with code 2: /);
     expect(summary.notificationFailures).toBe(0);
     const slack = rec.delivered('/slack');
     const hook = rec.delivered('/hook');
-    expect(slack.map((r) => r.json.text.slice(0, 30))).toEqual(['Backup job "leaky" FAILED: mys']);
+    expect(slack.map((r) => r.json.text.slice(0, 30))).toEqual(['Backup job "leaky" FAILED: fak']);
     expect(hook.map((r) => r.json.type)).toEqual(['failure']);
     for (const r of [...slack, ...hook]) {
       expect(r.body).toContain('***');

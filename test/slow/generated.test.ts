@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  analyze,
-  type EntrySpec,
-  mariadbEntry,
-  MARIADB_BANNER,
-  mysqlEntry,
-  MYSQL_BANNER,
-  tempDir,
-  writeLog,
-} from './helpers.js';
+import { analyze, type EntrySpec, mariadbEntry, MARIADB_BANNER, mysqlEntry, MYSQL_BANNER, tempDir, writeLog } from './helpers.js';
 
 /** Deterministic pseudo-random numbers, so a failure can be reproduced. */
 function rng(seed: number): () => number {
@@ -26,10 +17,15 @@ interface Shape {
 }
 
 const shapes: Shape[] = [
-  { name: 'point select', make: (r) => `SELECT * FROM orders WHERE id = ${Math.floor(r() * 1e6)}`, matches: /^SELECT \* FROM orders WHERE id = \d+$/ },
+  {
+    name: 'point select',
+    make: (r) => `SELECT * FROM orders WHERE id = ${Math.floor(r() * 1e6)}`,
+    matches: /^SELECT \* FROM orders WHERE id = \d+$/,
+  },
   {
     name: 'multi-line join',
-    make: (r) => `SELECT o.id, c.name\nFROM orders o\n  JOIN customers c ON c.id = o.customer_id\nWHERE c.name = 'n${Math.floor(r() * 99)}'`,
+    make: (r) =>
+      `SELECT o.id, c.name\nFROM orders o\n  JOIN customers c ON c.id = o.customer_id\nWHERE c.name = 'n${Math.floor(r() * 99)}'`,
     matches: /^SELECT o\.id, c\.name\nFROM orders o/,
   },
   {
@@ -39,7 +35,8 @@ const shapes: Shape[] = [
   },
   {
     name: 'in list',
-    make: (r) => `DELETE FROM sessions WHERE id IN (${Array.from({ length: 1 + Math.floor(r() * 6) }, () => Math.floor(r() * 1e5)).join(', ')})`,
+    make: (r) =>
+      `DELETE FROM sessions WHERE id IN (${Array.from({ length: 1 + Math.floor(r() * 6) }, () => Math.floor(r() * 1e5)).join(', ')})`,
     matches: /^DELETE FROM sessions WHERE id IN \(/,
   },
 ];
@@ -84,8 +81,17 @@ function generate(seed: number, n: number, format: 'mysql' | 'mariadb') {
     lastDb = db;
     text += format === 'mysql' ? mysqlEntry(spec) : mariadbEntry({ ...spec, schema: db });
     const e = expected.get(shape.name) ?? {
-      count: 0, total: 0, min: Infinity, max: -Infinity, lockTotal: 0, lockMax: 0, sent: 0, examined: 0,
-      times: [], dbs: new Set<string>(), users: new Set<string>(),
+      count: 0,
+      total: 0,
+      min: Infinity,
+      max: -Infinity,
+      lockTotal: 0,
+      lockMax: 0,
+      sent: 0,
+      examined: 0,
+      times: [],
+      dbs: new Set<string>(),
+      users: new Set<string>(),
     };
     e.count++;
     e.total += spec.queryTime;
@@ -193,5 +199,71 @@ describe('log layouts', () => {
     expect(byFp.get('insert into blobs values(?+)')?.count).toBe(1);
     expect(byFp.get('administrator command: Quit')?.count).toBe(1);
     expect(byFp.get('select ?')?.first_seen).toBe('2015-01-07T14:02:52.000000Z');
+  });
+
+  it('takes the time from SET timestamp when "# Time:" names no zone (a server not on UTC)', async () => {
+    // 16:02:52 local time at UTC+2 is 14:02:52 UTC, which is what SET timestamp says.
+    const text =
+      '# Time: 150107 16:02:52\n# User@Host: a[a] @ localhost []\n# Thread_id: 3  Schema: shop  QC_hit: No\n' +
+      '# Query_time: 2.5  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 0\nSET timestamp=1420639372;\nSELECT 1;\n' +
+      '# User@Host: a[a] @ localhost []\n# Thread_id: 3  Schema: shop  QC_hit: No\n' +
+      '# Query_time: 1.5  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 0\nSET timestamp=1420639373;\nSELECT 2;\n';
+    const report = await analyze(writeLog(tempDir(), 'tz.log', text));
+    expect(report.first_seen).toBe('2015-01-07T14:02:52.000000Z');
+    expect(report.last_seen).toBe('2015-01-07T14:02:53.000000Z');
+    expect(report.results[0]!.time).toBe('150107 16:02:52');
+  });
+
+  it('forgets the last `use db` at a server restart, and reads an empty MariaDB Schema as no database', async () => {
+    const e = (q: string, use?: string) =>
+      mysqlEntry({ micros: 1e15, user: 'u', ip: '1.1.1.1', queryTime: 1, lockTime: 0, rowsSent: 0, rowsExamined: 0, use, query: q });
+    const mysqlText = e('SELECT 1', 'shop') + e('SELECT 2') + MYSQL_BANNER + e('UPDATE t SET a = 1');
+    const mysqlReport = await analyze(writeLog(tempDir(), 'm.log', mysqlText));
+    expect(new Map(mysqlReport.results.map((r) => [r.fingerprint, r.databases]))).toEqual(
+      new Map([
+        ['select ?', ['shop']],
+        ['update t set a = ?', []],
+      ]),
+    );
+    const maria = (schema: string, q: string) =>
+      `# User@Host: u[u] @  [1.1.1.1]\n# Thread_id: 4  Schema: ${schema}  QC_hit: No\n` +
+      `# Query_time: 0.1  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 0\n# Rows_affected: 0  Bytes_sent: 11\nSET timestamp=1420639372;\n${q};\n`;
+    const mariaReport = await analyze(writeLog(tempDir(), 'mdb.log', maria('shop', 'SELECT 1') + maria(' ', 'UPDATE t SET a = 1')));
+    expect(new Map(mariaReport.results.map((r) => [r.fingerprint, r.databases]))).toEqual(
+      new Map([
+        ['select ?', ['shop']],
+        ['update t set a = ?', []],
+      ]),
+    );
+  });
+});
+
+describe('multi-byte text', () => {
+  it('keeps UTF-8 characters whole where reads and parts cut the file', async () => {
+    const glyphs = ['é', '日本', '😀', 'ß', 'Ω'];
+    const names: string[] = [];
+    let text = '';
+    for (let i = 0; i < 6000; i++) {
+      // A name of multi-byte characters unique to the entry (digits would become '?').
+      const name = `表${[...i.toString(5).padStart(6, '0')].map((d) => glyphs[Number(d)]).join('')}`;
+      names.push(name);
+      text += mysqlEntry({
+        micros: 1e15 + i,
+        user: 'u',
+        ip: '1.1.1.1',
+        queryTime: 0.5,
+        lockTime: 0,
+        rowsSent: 0,
+        rowsExamined: 0,
+        query: `SELECT '${name}' FROM ${name}`,
+      });
+    }
+    const file = writeLog(tempDir(), 'utf8.log', text);
+    const expected = names.map((n) => `select ? from ${n}`).sort();
+    for (const options of [{ threads: 1 }, { threads: 2, partBytes: 100_000 }]) {
+      const report = await analyze(file, options);
+      expect(report.skipped).toBe(0);
+      expect(report.results.map((r) => r.fingerprint).sort()).toEqual(expected);
+    }
   });
 });

@@ -275,3 +275,25 @@ async function readAllText(st: S3Storage, key: string): Promise<string> {
   for await (const c of await st.get(key)) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString();
 }
+
+describe('s3 storage on a stalled connection', () => {
+  it('an abort ends an upload whose parts hang', { timeout: 60_000 }, async () => {
+    const proxy = await startCutProxy({ host: s3.host, port: s3.port });
+    try {
+      const st = storage({ partSize: 5 * MiB }, `http://${proxy.host}:${proxy.port}`);
+      const ac = new AbortController();
+      const putting = st.put('stall/app.sql', randomStream(40 * MiB).stream, { signal: ac.signal });
+      await new Promise((r) => setTimeout(r, 300));
+      proxy.hold();
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      ac.abort(new Error('the job timed out'));
+      await expect(putting).rejects.toThrow('the job timed out');
+      expect(Date.now() - t0).toBeLessThan(2000);
+      proxy.resume();
+      expect(await storage({ prefix: st.prefix }).stat('stall/app.sql')).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -105,6 +105,18 @@ describe('naming (as the Go tool)', () => {
     expect(re.test('20261128030405-app.sql.gz.partial')).toBe(false);
     expect(re.test('20261128030405-xapp.sql.gz')).toBe(false);
   });
+  it('encrypted backups end in .age, after .gz, and retention matches exactly those', () => {
+    expect(backupKey('db/app.sql', { gzip: true, unique: true, encrypt: true, now })).toBe('db/20261128030405-app.sql.gz.age');
+    expect(backupKey('app.sql', { gzip: false, unique: false, encrypt: true, now })).toBe('app.sql.age');
+    // A configured name that already says .age is not doubled, and .gz still goes before it.
+    expect(backupKey('app.sql.age', { gzip: true, unique: false, encrypt: true, now })).toBe('app.sql.gz.age');
+    expect(backupKey('app.sql.gz.age', { gzip: true, unique: false, encrypt: true, now })).toBe('app.sql.gz.age');
+    const re = retentionPattern('app.sql', { gzip: true, unique: true, encrypt: true });
+    expect(re.test('20261128030405-app.sql.gz.age')).toBe(true);
+    expect(re.test('20261128030405-app.sql.gz')).toBe(false);
+    expect(re.test('20261128030405-app.sql.gz.age.partial')).toBe(false);
+    expect(retentionPattern('app.sql', { gzip: true, unique: true }).test('20261128030405-app.sql.gz.age')).toBe(false);
+  });
   it('parses durations', () => {
     expect(parseDuration('1h30m')).toBe(5_400_000);
     expect(parseDuration('2s')).toBe(2000);

@@ -91,7 +91,14 @@ export async function connectNative(dsn: ParsedDsn, job: JobConfig, log: Logger,
     conn,
     ssh,
     close: async () => {
-      await new Promise<void>((resolve) => conn.end(() => resolve()));
+      // end() never calls back on a connection that already failed: do not let cleanup hang on it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        conn.end(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
       conn.destroy();
       await ssh?.close();
     },

@@ -36,25 +36,27 @@ interface Column {
 
 type Row = Record<string, unknown>;
 
-/** Writes to `out`, waiting for 'drain' when it is full. */
-async function put(out: Writable, chunk: string | Buffer): Promise<void> {
-  if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-    const onDrain = () => {
+/** Writes to `out`, waiting for 'drain' when it is full; gives up when `signal` aborts (a stalled destination). */
+async function put(out: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', onDrain);
       out.off('error', onErr);
       out.off('close', onClose);
-      resolve();
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
     };
-    const onErr = (e: Error) => {
-      out.off('drain', onDrain);
-      reject(e);
-    };
-    const onClose = () => {
-      out.off('drain', onDrain);
-      reject(new Error('the output stream closed'));
-    };
+    const onDrain = () => done();
+    const onErr = (e: Error) => done(e);
+    const onClose = () => done(new Error('the output stream closed'));
+    const onAbort = () => done(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
     out.once('drain', onDrain);
     out.once('error', onErr);
     out.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -87,6 +89,7 @@ export function orderViews(views: Array<{ name: string; ddl: string }>): Array<{
 
 export class NativeMysqlDumper implements Dumper {
   readonly name = 'native mysql';
+  private signal?: AbortSignal;
   constructor(
     private readonly dsn: ParsedDsn,
     private readonly opts: NativeOptions,
@@ -111,6 +114,7 @@ export class NativeMysqlDumper implements Dumper {
 
   private async run(conn: Connection, out: Writable, ctx: JobContext): Promise<DumpInfo> {
     const o = this.opts;
+    this.signal = ctx.signal;
     const [ver] = await q(conn, 'SELECT VERSION() AS v, @@log_bin AS log_bin, @@hostname AS host');
     const version = str(ver!.v);
     const mariadb = /mariadb/i.test(version);
@@ -148,16 +152,16 @@ export class NativeMysqlDumper implements Dumper {
 
     const databases = await this.databases(conn);
     const multi = o.allDatabases || o.databasesMode;
-    await put(out, this.header(version, str(ver!.host), multi ? databases.join(', ') : (databases[0] ?? '')));
+    await put(out, this.header(version, str(ver!.host), multi ? databases.join(', ') : (databases[0] ?? '')), this.signal);
     if (binlog) {
-      await put(out, `--\n-- Position to start replication or point-in-time recovery from\n--\n\n-- CHANGE MASTER TO MASTER_LOG_FILE=${quoteString(binlog.file)}, MASTER_LOG_POS=${binlog.position};\n\n`);
+      await put(out, `--\n-- Position to start replication or point-in-time recovery from\n--\n\n-- CHANGE MASTER TO MASTER_LOG_FILE=${quoteString(binlog.file)}, MASTER_LOG_POS=${binlog.position};\n\n`, this.signal);
     }
     const stats = { tables: 0, rows: 0, views: 0, triggers: 0, routines: 0, events: 0 };
     for (const db of databases) {
       ctx.signal.throwIfAborted();
       await this.dumpDatabase(conn, out, db, multi, ctx, stats);
     }
-    await put(out, this.footer());
+    await put(out, this.footer(), this.signal);
     await q(conn, 'COMMIT');
     return { binlog, details: { server: version, databases, ...stats } };
   }
@@ -247,13 +251,13 @@ export class NativeMysqlDumper implements Dumper {
     // SHOW CREATE VIEW leaves out the schema of objects in the default database, so views restore under any name.
     await q(conn, `USE ${D}`);
     if (multi) {
-      await put(out, `--\n-- Current Database: ${D}\n--\n\n`);
+      await put(out, `--\n-- Current Database: ${D}\n--\n\n`, this.signal);
       if (o.createInfo) {
         const [c] = await q(conn, `SHOW CREATE DATABASE ${D}`);
         const ddl = str(c!['Create Database']).replace(/^CREATE DATABASE /i, 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ ');
-        await put(out, `${ddl};\n\n`);
+        await put(out, `${ddl};\n\n`, this.signal);
       }
-      await put(out, `USE ${D};\n\n`);
+      await put(out, `USE ${D};\n\n`, this.signal);
     }
     const objects = await q(conn, 'SELECT TABLE_NAME AS n, TABLE_TYPE AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [db]);
     const tables = objects.filter((r) => str(r.t) !== 'VIEW' && this.selected(str(r.n), ctx));
@@ -277,7 +281,7 @@ export class NativeMysqlDumper implements Dumper {
       if (!o.data) continue;
       if (isSequence) {
         const [s] = await q(conn, `SELECT next_not_cached_value AS v FROM ${T}`);
-        await put(out, `SELECT SETVAL(${T}, ${str(s!.v)}, 0);\n\n`);
+        await put(out, `SELECT SETVAL(${T}, ${str(s!.v)}, 0);\n\n`, this.signal);
         continue;
       }
       stats.rows! += await this.dumpRows(conn, out, db, name, ctx);
@@ -291,7 +295,7 @@ export class NativeMysqlDumper implements Dumper {
       }
       for (const v of orderViews(defs)) {
         const V = quoteIdent(v.name);
-        await put(out, `--\n-- View ${V}\n--\n\n${o.addDropTable ? `DROP VIEW IF EXISTS ${V};\n` : ''}/*!40101 SET @saved_cs_client = @@character_set_client */;\n/*!40101 SET character_set_client = utf8mb4 */;\n${v.ddl};\n/*!40101 SET character_set_client = @saved_cs_client */;\n\n`);
+        await put(out, `--\n-- View ${V}\n--\n\n${o.addDropTable ? `DROP VIEW IF EXISTS ${V};\n` : ''}/*!40101 SET @saved_cs_client = @@character_set_client */;\n/*!40101 SET character_set_client = utf8mb4 */;\n${v.ddl};\n/*!40101 SET character_set_client = @saved_cs_client */;\n\n`, this.signal);
         stats.views!++;
       }
     }
@@ -302,7 +306,7 @@ export class NativeMysqlDumper implements Dumper {
         if (!this.selected(str(t.t), ctx)) continue;
         const N = quoteIdent(str(t.n));
         const [c] = await q(conn, `SHOW CREATE TRIGGER ${N}`);
-        await put(out, this.compound(`Trigger ${N} on ${quoteIdent(str(t.t))}`, o.addDropTable ? `DROP TRIGGER IF EXISTS ${N}` : undefined, str(c!['SQL Original Statement']), str(c!.sql_mode)));
+        await put(out, this.compound(`Trigger ${N} on ${quoteIdent(str(t.t))}`, o.addDropTable ? `DROP TRIGGER IF EXISTS ${N}` : undefined, str(c!['SQL Original Statement']), str(c!.sql_mode)), this.signal);
         stats.triggers!++;
       }
     }
@@ -315,7 +319,7 @@ export class NativeMysqlDumper implements Dumper {
         const [c] = await q(conn, `SHOW CREATE ${type} ${N}`);
         const body = str(c![type === 'PROCEDURE' ? 'Create Procedure' : 'Create Function']);
         if (!body) throw new PermanentError(`the MySQL user "${this.dsn.user}" cannot read the body of ${type.toLowerCase()} ${db}.${str(r.n)}; grant SELECT on mysql.proc (MariaDB) or SHOW_ROUTINE, or drop --routines.`);
-        await put(out, this.compound(`${type === 'PROCEDURE' ? 'Procedure' : 'Function'} ${N}`, `DROP ${type} IF EXISTS ${N}`, body, str(c!.sql_mode)));
+        await put(out, this.compound(`${type === 'PROCEDURE' ? 'Procedure' : 'Function'} ${N}`, `DROP ${type} IF EXISTS ${N}`, body, str(c!.sql_mode)), this.signal);
         stats.routines!++;
       }
     }
@@ -325,7 +329,7 @@ export class NativeMysqlDumper implements Dumper {
       for (const e of es) {
         const N = quoteIdent(str(e.n));
         const [c] = await q(conn, `SHOW CREATE EVENT ${N}`);
-        await put(out, this.compound(`Event ${N}`, `DROP EVENT IF EXISTS ${N}`, str(c!['Create Event']), str(c!.sql_mode), str(c!.time_zone)));
+        await put(out, this.compound(`Event ${N}`, `DROP EVENT IF EXISTS ${N}`, str(c!['Create Event']), str(c!.sql_mode), str(c!.time_zone)), this.signal);
         stats.events!++;
       }
     }
@@ -371,7 +375,7 @@ export class NativeMysqlDumper implements Dumper {
     const cols = await this.columns(conn, db, table);
     if (!cols.length) return 0;
     const colList = cols.map((c) => quoteIdent(c.name)).join(',');
-    await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`);
+    await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`, this.signal);
     const prefix = Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `);
     const kindCodes = Uint8Array.from(cols.map((c) => KIND_CODES[c.kind]));
     const limit = o.netBufferLength;
@@ -386,9 +390,14 @@ export class NativeMysqlDumper implements Dumper {
         if (failed) return;
         failed = true;
         out.off('error', fail);
+        ctx.signal.removeEventListener('abort', onAbort);
         reject(err);
       };
       out.once('error', fail);
+      // A stalled destination never drains: the abort (job timeout, shutdown) must end the wait itself.
+      const onAbort = () => fail(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted'));
+      if (ctx.signal.aborted) return onAbort();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
       const flush = () => {
         sb.ascii(';\n');
         inStatement = false;
@@ -417,11 +426,12 @@ export class NativeMysqlDumper implements Dumper {
         if (failed) return;
         if (inStatement) flush();
         out.off('error', fail);
+        ctx.signal.removeEventListener('abort', onAbort);
         if (ctx.signal.aborted) reject(ctx.signal.reason);
         else resolve();
       });
     });
-    await put(out, `/*!40000 ALTER TABLE ${T} ENABLE KEYS */;\n${o.addLocks ? 'UNLOCK TABLES;\n' : ''}\n`);
+    await put(out, `/*!40000 ALTER TABLE ${T} ENABLE KEYS */;\n${o.addLocks ? 'UNLOCK TABLES;\n' : ''}\n`, this.signal);
     return rows;
   }
 }

@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { splitOffsets } from '../../src/slow/part.js';
+import { analyze, tempDir, writeLog } from './helpers.js';
+
+// Worker threads must not change a single number of the report: parts of a file are merged in
+// order, the database carried by `use` lines crosses part boundaries, and ties keep the first sample.
+
+const GENERATOR = join(import.meta.dirname, '../../bench/gen-slowlog.mjs');
+
+function generated(dir: string, name: string, mb: string, seed: string): string {
+  const file = join(dir, name);
+  execFileSync('node', [GENERATOR, file, mb, seed]);
+  return file;
+}
+
+describe('worker threads', () => {
+  const dir = tempDir();
+  const big = generated(dir, 'big.log', '3', '11');
+
+  it('cuts a file only at the first line of an entry', async () => {
+    const size = statSync(big).size;
+    const offsets = await splitOffsets(big, size, 16);
+    expect(offsets.length).toBe(15);
+    const text = readFileSync(big);
+    for (const at of offsets) {
+      expect(text[at - 1]).toBe(0x0a);
+      const line = text.subarray(at, at + 13).toString();
+      expect(line.startsWith('# Time:') || line.startsWith('# User@Host:'), line).toBe(true);
+      if (line.startsWith('# User@Host:')) {
+        const prev = text.subarray(text.lastIndexOf(0x0a, at - 2) + 1, at).toString();
+        expect(prev.startsWith('# Time:')).toBe(false);
+      }
+    }
+  });
+
+  it('give the same report as one thread, with and without filters', async () => {
+    const one = await analyze(big, { threads: 1 });
+    expect(one.entries).toBeGreaterThan(5000);
+    // ~40 parts of 75 KB on 3 threads: many part boundaries, many inherited databases.
+    const many = await analyze(big, { threads: 3, partBytes: 75_000 });
+    expect(many).toEqual(one);
+    const filters = [{ db: 'shop' }, { db: 'billing', user: 'app' }, { host: '10.0.0.2' }];
+    for (const filter of filters) {
+      const a = await analyze(big, { threads: 1, filter });
+      expect(a.filtered).toBeGreaterThan(0);
+      expect(await analyze(big, { threads: 2, partBytes: 100_000, filter })).toEqual(a);
+    }
+  }, 120_000);
+
+  it('give the same report for a folder of plain and gzip files', async () => {
+    const folder = tempDir();
+    copyFileSync(big, join(folder, 'a.log'));
+    writeFileSync(join(folder, 'b.log.gz'), gzipSync(readFileSync(generated(dir, 'b.log', '1', '12'))));
+    generated(folder, 'c.log', '2', '13');
+    const one = await analyze(folder, { threads: 1 });
+    expect(one.files).toBe(3);
+    expect(await analyze(folder, { threads: 2, partBytes: 200_000 })).toEqual(one);
+  }, 120_000);
+
+  it('read a file in sequence when an entry with no time at all would take it from another part', async () => {
+    // MySQL 5.0-style entries: no `# Time:` and no `SET timestamp=`; each takes the last time seen.
+    const timed =
+      '# Time: 2025-01-01T00:00:00.000000Z\n# User@Host: a[a] @  [1.1.1.1]\n# Query_time: 1  Lock_time: 0 Rows_sent: 0  Rows_examined: 0\nuse shop;\nSET timestamp=1735689600;\nSELECT 1;\n';
+    const untimed = (i: number) =>
+      `# User@Host: a[a] @  [1.1.1.1]\n# Query_time: 0.${i % 10}  Lock_time: 0 Rows_sent: 0  Rows_examined: 0\nSELECT ${i} FROM t${i % 3};\n`;
+    let text = timed;
+    for (let i = 0; i < 4000; i++) text += untimed(i);
+    const file = writeLog(tempDir(), 'untimed.log', text);
+    const one = await analyze(file, { threads: 1 });
+    expect(one.first_seen).toBe('2025-01-01T00:00:00.000000Z');
+    expect(one.last_seen).toBe('2025-01-01T00:00:00.000000Z');
+    expect(one.results.every((r) => r.databases.join() === 'shop')).toBe(true);
+    expect(await analyze(file, { threads: 2, partBytes: 20_000 })).toEqual(one);
+  });
+});
