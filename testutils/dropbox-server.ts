@@ -313,7 +313,9 @@ export class DropboxServer {
     }
     const f = this.files.get(String(arg.path).toLowerCase());
     if (!f) return this.routeError(res, { '.tag': 'path', path: { '.tag': 'not_found' } }, 'path/not_found');
-    const headers = { 'dropbox-api-result': JSON.stringify(this.meta(f)), 'content-type': 'application/octet-stream' };
+    // Like the real API, the result header escapes non-ASCII characters (HTTP headers cannot carry them raw).
+    const result = JSON.stringify(this.meta(f)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const headers = { 'dropbox-api-result': result, 'content-type': 'application/octet-stream' };
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range) {
       const from = Math.min(Number(range[1]), f.data.length);

@@ -68,7 +68,7 @@ async function destIsFolder(storage: Storage, key: string, spec: string): Promis
 
 /** `--storage JOB.KIND[N]`: the N-th (default first) KIND storage of a job in the config; files go into its folder. */
 async function storageFromConfig(name: string, g: GlobalOptions, log: Logger): Promise<{ storage: Storage; prefix: string }> {
-  const m = /^(.+)\.([a-z]+)(?:\[(\d+)\])?$/.exec(name);
+  const m = /^(.+)\.([a-z][a-z0-9]*)(?:\[(\d+)\])?$/.exec(name);
   if (!m) throw new UsageError(`--storage "${name}" is not of the form JOB.KIND or JOB.KIND[N] (e.g. app.s3 or app.sftp[1]).`);
   const [, jobName, kind, idx] = m as unknown as [string, string, string, string | undefined];
   const cfg = await loadConfigFor(configPath(g)!);
@@ -114,7 +114,7 @@ export function syncEvents(progress: TransferProgress, log: Logger): SyncEvents 
   return {
     onPlan: (files) => {
       const send = files.filter((f) => f.action === 'send');
-      for (const f of files) log.debug({ file: f.path, key: f.key, action: f.action }, f.reason);
+      for (const f of files) log.debug({ file: f.path, dest: f.key, action: f.action }, f.reason);
       progress.plan(send.length, send.reduce((a, f) => a + f.size, 0));
     },
     onStart: (f) => progress.start(f.rel, f.size),

@@ -63,7 +63,7 @@ function backendHasher(o: ObjectInfo): { update(b: Buffer): void; digest(): stri
     const x = createHash('md5');
     return { update: (b) => x.update(b), digest: () => x.digest('hex') };
   }
-  if (alg === 'dropbox' || alg === 'content_hash') return dropboxHasher();
+  if (alg === 'dropbox-content-hash' || alg === 'dropbox' || alg === 'content_hash') return dropboxHasher();
   return undefined;
 }
 

@@ -129,6 +129,15 @@ describe('binlog sync', () => {
     // Default places: checksum.onedump and onedump-binlog-sync.log in the binlog folder.
     expect(existsSync(join(binlogDir(), 'checksum.onedump'))).toBe(true);
     expect(readFileSync(join(binlogDir(), 'onedump-binlog-sync.log'), 'utf8').trim().split('\n').length).toBe(1);
+
+    // The Go tool's download form brings them back, each as the server reported it.
+    const dir = join(work, 'go-download');
+    const d = await runCli(['download', 's3', '--bucket', 'binlogs', '--prefix', 'go-form', '--dir', dir, '--json'], { env });
+    expect(d.code, d.stderr).toBe(0);
+    const got = treeHashes(dir);
+    const listed = await binlogs();
+    expect(got.size).toBe(listed.length);
+    for (const b of listed) expect(got.get(b.name), b.name).toBe(sha256(readFileSync(join(binlogDir(), b.name)).subarray(0, b.size)));
   }, 120_000);
 
   it('fails with one sentence when a binlog the server lists is not on this machine', async () => {

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { LocalStorage } from '../../src/storage/local.js';
 import type { PutOptions, Storage, StoredObject } from '../../src/storage/types.js';
 import { runSync, type SyncOptions } from '../../src/sync/engine.js';
@@ -33,8 +33,20 @@ class MeddlingStorage extends LocalStorage {
   override async put(key: string, body: Readable, opts?: PutOptions): Promise<StoredObject> {
     this.puts++;
     const n = this.puts;
-    body.once('data', () => this.during(key, n));
-    return super.put(key, body, opts);
+    // Pass the body through a transform that meddles once the first chunk has been read (a 'data' listener on the
+    // body itself would switch it to flowing mode and lose chunks).
+    let first = true;
+    const tap = new Transform({
+      transform: (chunk: Buffer, _e, cb) => {
+        if (first) {
+          first = false;
+          this.during(key, n);
+        }
+        cb(null, chunk);
+      },
+    });
+    body.on('error', (e) => tap.destroy(e));
+    return super.put(key, body.pipe(tap), opts);
   }
 }
 
