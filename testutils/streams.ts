@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
@@ -52,4 +52,12 @@ export async function sha256Of(stream: Readable): Promise<{ sha256: string; size
 
 export function sha256(buf: Buffer | string): string {
   return createHash('sha256').update(buf).digest('hex');
+}
+
+/** A stream that produces `size` random bytes and then stays open without ending: an upload that is surely mid-way. */
+export function unendingStream(size: number): Readable {
+  const { stream } = randomStream(size);
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  stream.pipe(out, { end: false });
+  return out;
 }

@@ -313,7 +313,7 @@ export class S3Storage implements Storage {
         );
         uploadId = undefined;
       }
-      return await this.verify(key, total, expectedEtag);
+      return await this.verify(key, total, expectedEtag, signal);
     } catch (err) {
       ctl.abort(err);
       await Promise.allSettled(inflight);
@@ -339,9 +339,9 @@ export class S3Storage implements Storage {
    * MD5s plus "-N" for multipart). Other forms (SSE-KMS, s3rver's whole-object MD5 for multipart) are left to the
    * Content-MD5 every part carried, which the store checked on arrival.
    */
-  private async verify(key: string, size: number, expectedEtag: string): Promise<StoredObject> {
+  private async verify(key: string, size: number, expectedEtag: string, signal?: AbortSignal): Promise<StoredObject> {
     const where = this.describe(key);
-    const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }));
+    const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }), signal);
     const etag = (head.ETag ?? '').replace(/"/g, '');
     const bad = async (why: string) => {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { PermanentError } from '../../src/util/errors.js';
 import { startS3, type S3Server } from '../../testutils/s3.js';
 import { startCutProxy } from '../../testutils/proxy.js';
-import { randomStream, sha256Of } from '../../testutils/streams.js';
+import { randomStream, unendingStream, sha256Of } from '../../testutils/streams.js';
 import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
 import { loadConfigFor } from '../../src/cli/common.js';
@@ -282,7 +282,7 @@ describe('s3 storage on a stalled connection', () => {
     try {
       const st = storage({ partSize: 5 * MiB }, `http://${proxy.host}:${proxy.port}`);
       const ac = new AbortController();
-      const putting = st.put('stall/app.sql', randomStream(40 * MiB).stream, { signal: ac.signal });
+      const putting = st.put('stall/app.sql', unendingStream(12 * MiB), { signal: ac.signal });
       await new Promise((r) => setTimeout(r, 300));
       proxy.hold();
       await new Promise((r) => setTimeout(r, 300));

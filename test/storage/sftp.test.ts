@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { PermanentError } from '../../src/util/errors.js';
 import { startSshd, type SshdInstance } from '../../testutils/sshd.js';
 import { startCutProxy } from '../../testutils/proxy.js';
-import { randomStream, sha256Of } from '../../testutils/streams.js';
+import { randomStream, unendingStream, sha256Of } from '../../testutils/streams.js';
 import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
 
@@ -244,7 +244,7 @@ describe('sftp storage on a stalled connection', () => {
       const st = storage({}, proxy.port);
       await st.put('stall/first.sql', Readable.from([Buffer.from('good')]));
       const ac = new AbortController();
-      const body = randomStream(50 * MiB).stream;
+      const body = unendingStream(12 * MiB);
       const putting = st.put('stall/first.sql', body, { signal: ac.signal });
       await new Promise((r) => setTimeout(r, 300));
       proxy.hold();
