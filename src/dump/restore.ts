@@ -178,7 +178,7 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
   raw.pipe(counter);
   // Layers are detected by content, outermost first: age encryption, then gzip, then pg_dump's archive format.
   const outer = await peek(counter, AGE_MAGIC.length);
-  const encrypted = outer.head.toString('latin1') === AGE_MAGIC;
+  const encrypted = outer.head.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC;
   let layered: Readable = outer.stream;
   if (encrypted) {
     if (!o.identity) throw new UsageError(`${storage.describe(key)} is an encrypted (age) backup: pass --identity FILE with the key it was encrypted to.`);

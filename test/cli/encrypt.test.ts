@@ -114,6 +114,35 @@ ${paths.map((p) => `        - path: ${out}/${p}${keep ? `\n          keep: ${kee
     expect(wrong.out.length).toBe(0);
   });
 
+  it('onedump restore --identity loads an encrypted, compressed backup; without --identity it says what is missing', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'onedump-age-out-'));
+    const cfg = join(out, 'jobs.yml');
+    writeFileSync(cfg, 'jobs:' + jobYaml(out, 'secret', `    gzip: true\n    encrypt:\n      recipients:\n        - ${alice.recipient}`, ['app.sql']));
+    expect((await runCli(['dump', '-c', cfg], { env: { DB_PASS: m.password } })).code).toBe(0);
+    const backup = join(out, 'app.sql.gz.age');
+    const target = uniqueName('agerestore');
+    const dsn = `${m.user}:${m.password}@tcp(${m.host}:${m.port})/`;
+    const missing = await runCli(['restore', '--from', backup, '--dsn', dsn, '--target-db', target]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('is an encrypted (age) backup: pass --identity FILE');
+    const wrong = await runCli(['restore', '--from', backup, '--dsn', dsn, '--target-db', target, '--identity', eve.file]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('not encrypted to any identity');
+    const ok = await runCli(['restore', '--from', backup, '--dsn', dsn, '--target-db', target, '--identity', alice.file]);
+    expect(ok.stderr).not.toContain(m.password);
+    expect(ok.code).toBe(0);
+    const c = await m.connect();
+    try {
+      const [[orig]] = (await c.query(`CHECKSUM TABLE ${db}.events`)) as unknown as [[{ Checksum: number }]];
+      const [[copy]] = (await c.query(`CHECKSUM TABLE ${target}.events`)) as unknown as [[{ Checksum: number }]];
+      expect(copy.Checksum).toBe(orig.Checksum);
+      expect(Number(orig.Checksum)).toBeGreaterThan(0);
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${target}`);
+      await c.end();
+    }
+  });
+
   it('--dry-run shows the .age names; bad recipients are config errors (exit 2) with their path, before anything runs', async () => {
     const out = mkdtempSync(join(tmpdir(), 'onedump-age-out-'));
     const cfg = join(out, 'jobs.yml');
