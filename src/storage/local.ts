@@ -77,6 +77,8 @@ export class LocalStorage implements Storage {
       await syncDir(dirname(finalPath));
       return { key, size, location: finalPath, hash: { algorithm: 'sha256', value: digest } };
     } catch (err) {
+      // The stream opens its file lazily: wait until it is closed, or the file could appear after the rm below.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(partial, { force: true });
       if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS') {
         throw new PermanentError(`local storage: cannot write ${finalPath}: permission denied; check the folder's owner and mode.`, { cause: err });

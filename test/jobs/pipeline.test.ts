@@ -151,6 +151,25 @@ describe('pipeline', () => {
     }
   });
 
+  it('a source that fails at once (before a destination opened its file) leaves no .partial behind', async () => {
+    for (let i = 0; i < 40; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'onedump-pipe-'));
+      const r = await runPipeline(
+        async () => {
+          // Fail at varying moments around the destinations' folder creation and file opening.
+          for (let k = 0; k < i % 8; k++) await new Promise((res) => setImmediate(res));
+          throw new Error('access denied');
+        },
+        [0, 1, 2].map((n) => ({ name: `d${n}`, storage: new LocalStorage(join(dir, String(n))), key: 'dump.sql' })),
+        { gzip: false, signal: new AbortController().signal },
+      );
+      expect((r.error as Error).message).toBe('access denied');
+      // Give a lazily opened file the chance to appear, as it did before the fix.
+      await new Promise((res) => setTimeout(res, 20));
+      for (const n of [0, 1, 2]) expect(existsSync(join(dir, String(n))) ? readdirSync(join(dir, String(n))) : []).toEqual([]);
+    }
+  });
+
   it('fails when every destination fails, and stops the source', async () => {
     let stoppedBySignal = false;
     const r = await runPipeline(
