@@ -60,7 +60,9 @@ export interface S3UploadStats {
  * An S3 bucket (or S3-compatible store) under a prefix. Uploads are multipart from the stream: each part is held in
  * memory until S3 acknowledges it, so a part that fails on a dropped connection is sent again (with the shared retry
  * helper) and the stream is read only once. Nothing is visible under the key until CompleteMultipartUpload; on
- * failure the upload is aborted. Every part carries Content-MD5; the object is checked for size and ETag afterwards.
+ * failure the upload is aborted. Every part carries Content-MD5; a multipart object is checked for size and ETag with a
+ * HeadObject afterwards. A single PutObject needs no HeadObject: the store checked its Content-Length and Content-MD5 on
+ * arrival, and the ETag in its response is compared with the MD5 we computed.
  */
 export class S3Storage implements Storage {
   readonly kind = 's3';
@@ -273,7 +275,7 @@ export class S3Storage implements Storage {
         checkExpected();
         const md5 = createHash('md5').update(single).digest();
         expectedEtag = md5.toString('hex');
-        await this.retried(
+        const res = await this.retried(
           'upload',
           key,
           async (s) => {
@@ -286,6 +288,10 @@ export class S3Storage implements Storage {
         stats.parts = 1;
         acked = total;
         opts.onProgress?.(acked);
+        // The store checked Content-MD5 and Content-Length on arrival; the response's ETag is compared where it has the
+        // plain-MD5 form. No HeadObject needed.
+        const kms = res.ServerSideEncryption === 'aws:kms' || res.ServerSideEncryption === 'aws:kms:dsse' || res.SSECustomerAlgorithm;
+        return await this.checkEtag(key, total, (res.ETag ?? '').replace(/"/g, ''), expectedEtag, Boolean(kms));
       } else {
         if (rest.length > 0) {
           partNumber++;
@@ -340,19 +346,24 @@ export class S3Storage implements Storage {
    * Content-MD5 every part carried, which the store checked on arrival.
    */
   private async verify(key: string, size: number, expectedEtag: string, signal?: AbortSignal): Promise<StoredObject> {
-    const where = this.describe(key);
     const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }), signal);
     const etag = (head.ETag ?? '').replace(/"/g, '');
-    const bad = async (why: string) => {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
-      return new PermanentError(`s3 storage: ${where} failed verification after upload (${why}); the object was deleted, run the job again.`);
-    };
-    if (head.ContentLength !== size) throw await bad(`${head.ContentLength} bytes stored, ${size} sent`);
+    if (head.ContentLength !== size) throw await this.badObject(key, `${head.ContentLength} bytes stored, ${size} sent`);
     const kms = head.ServerSideEncryption === 'aws:kms' || head.ServerSideEncryption === 'aws:kms:dsse' || head.SSECustomerAlgorithm;
-    // Only an ETag of the very form we computed can be compared: "md5-N" for multipart, plain md5 for one part.
+    return this.checkEtag(key, size, etag, expectedEtag, Boolean(kms));
+  }
+
+  /** Compares an ETag of the very form we computed ("md5-N" for multipart, plain md5 for one part) with ours. */
+  private async checkEtag(key: string, size: number, etag: string, expectedEtag: string, kms: boolean): Promise<StoredObject> {
     const sameForm = expectedEtag.includes('-') ? /^[0-9a-f]{32}-\d+$/.test(etag) : /^[0-9a-f]{32}$/.test(etag);
-    if (!kms && sameForm && etag !== expectedEtag) throw await bad(`ETag ${etag}, expected ${expectedEtag}`);
-    return { key, size, location: where, hash: etag ? { algorithm: 'etag', value: etag } : undefined };
+    if (!kms && sameForm && etag !== expectedEtag) throw await this.badObject(key, `ETag ${etag}, expected ${expectedEtag}`);
+    return { key, size, location: this.describe(key), hash: etag ? { algorithm: 'etag', value: etag } : undefined };
+  }
+
+  /** Deletes an object that failed verification and returns the error to throw. */
+  private async badObject(key: string, why: string): Promise<PermanentError> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
+    return new PermanentError(`s3 storage: ${this.describe(key)} failed verification after upload (${why}); the object was deleted, run the job again.`);
   }
 
   async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
