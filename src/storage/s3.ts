@@ -28,6 +28,11 @@ const MAX_PART = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 16 * MiB;
 export const DEFAULT_QUEUE_SIZE = 4;
+/**
+ * A put whose size is known and at most this (or the part size, if larger) goes up as one PutObject from one buffer of
+ * exactly that size, as rclone does: fewer requests and no HeadObject. Larger or unknown-length puts are multipart.
+ */
+export const SINGLE_PUT_MAX = 64 * MiB;
 
 export interface S3StorageConfig {
   bucket: string;
@@ -235,31 +240,45 @@ export class S3Storage implements Storage {
       let partNumber = 0;
       const partSizeFor = (n: number) => Math.min(MAX_PART, this.partSize * 2 ** Math.floor(n / 1000));
       let single: Buffer | undefined;
-      for await (const c of body) {
-        const chunk = c as Buffer;
-        sha?.update(chunk);
-        total += chunk.length;
-        pending.push(chunk);
-        pendingLen += chunk.length;
-        while (pendingLen >= partSizeFor(partNumber)) {
-          if (firstError) throw firstError;
-          const size = partSizeFor(partNumber);
-          const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
-          const part = all.subarray(0, size);
-          const rest = all.subarray(size);
-          pending = rest.length ? [rest] : [];
-          pendingLen = rest.length;
-          if (uploadId === undefined) {
-            const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
-            if (!res.UploadId) throw new PermanentError(`s3 storage: ${where} did not return an upload id.`);
-            uploadId = res.UploadId;
+      if (opts.size !== undefined && opts.size <= Math.max(SINGLE_PUT_MAX, this.partSize)) {
+        // Known small size: read into one buffer of exactly that size (a longer stream is counted, not kept, and fails
+        // the size check below) and send it as one PutObject.
+        const buf = Buffer.allocUnsafe(opts.size);
+        for await (const c of body) {
+          const chunk = c as Buffer;
+          sha?.update(chunk);
+          if (total < buf.length) chunk.copy(buf, total, 0, Math.min(chunk.length, buf.length - total));
+          total += chunk.length;
+        }
+        pending = [buf.subarray(0, Math.min(total, buf.length))];
+        pendingLen = pending[0]!.length;
+      } else {
+        for await (const c of body) {
+          const chunk = c as Buffer;
+          sha?.update(chunk);
+          total += chunk.length;
+          pending.push(chunk);
+          pendingLen += chunk.length;
+          while (pendingLen >= partSizeFor(partNumber)) {
+            if (firstError) throw firstError;
+            const size = partSizeFor(partNumber);
+            const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
+            const part = all.subarray(0, size);
+            const rest = all.subarray(size);
+            pending = rest.length ? [rest] : [];
+            pendingLen = rest.length;
+            if (uploadId === undefined) {
+              const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
+              if (!res.UploadId) throw new PermanentError(`s3 storage: ${where} did not return an upload id.`);
+              uploadId = res.UploadId;
+            }
+            partNumber++;
+            if (partNumber > MAX_PARTS) throw new PermanentError(`s3 storage: ${where} would need more than ${MAX_PARTS} parts; raise partsize.`);
+            // Memory stays bounded: wait for a free slot before reading more of the stream.
+            while (inflight.size >= this.queueSize) await Promise.race(inflight);
+            if (firstError) throw firstError;
+            uploadPart(partNumber, part);
           }
-          partNumber++;
-          if (partNumber > MAX_PARTS) throw new PermanentError(`s3 storage: ${where} would need more than ${MAX_PARTS} parts; raise partsize.`);
-          // Memory stays bounded: wait for a free slot before reading more of the stream.
-          while (inflight.size >= this.queueSize) await Promise.race(inflight);
-          if (firstError) throw firstError;
-          uploadPart(partNumber, part);
         }
       }
       if (firstError) throw firstError;

@@ -202,9 +202,14 @@ describe('s3 storage', () => {
     expect(commands).toEqual(['PutObjectCommand']);
     expect(small).toMatchObject({ size: 5, hash: { algorithm: 'etag', value: '5d41402abc4b2a76b9719d911017c592' } });
     commands.length = 0;
+    const sized = await st.put('count/sized.sql', Readable.from([Buffer.alloc(12 * MiB, 2)]), { size: 12 * MiB });
+    expect(commands).toEqual(['PutObjectCommand']);
+    expect(sized.size).toBe(12 * MiB);
+    commands.length = 0;
     await st.put('count/stream.sql', Readable.from([Buffer.alloc(12 * MiB, 2)]));
     expect(commands).toContain('UploadPartCommand');
     expect(commands.at(-1)).toBe('HeadObjectCommand');
+    expect((await st.stat('count/sized.sql'))?.size).toBe(12 * MiB);
   });
 
   it('a known-size put whose stream is longer or shorter than announced stores nothing', async () => {
