@@ -99,7 +99,8 @@ export class S3Storage implements Storage {
       responseChecksumValidation: cfg.checksums ?? 'WHEN_SUPPORTED',
       // One retry loop for everything: src/util/retry.ts (via retrying.ts and the part uploads below).
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: this.queueSize + 4 }, httpsAgent: { keepAlive: true, maxSockets: this.queueSize + 4 } },
+      // Enough sockets for sync --parallel 10 of single-part files, or one upload's parts in flight plus a few.
+      requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) }, httpsAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) } },
     });
   }
 
