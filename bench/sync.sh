@@ -7,8 +7,10 @@
 # planning and sending), against rclone's wall time. rclone's SFTP backend also hashes every file on the server with
 # md5sum over SSH by default, so it is measured both ways (default, and --sftp-disable-hashcheck).
 # Needs openssh-server, rclone, and the dev dependencies (s3rver). Run from the repo root.
+# ONLY=s3 or ONLY=sftp measures one destination.
 set -euo pipefail
 RUNS=${RUNS:-3}
+ONLY=${ONLY:-}
 PARALLEL=${PARALLEL:-10}
 cd "$(dirname "$0")/.."
 base=$(mktemp -d /tmp/onedump-bench-sync-XXXXXX)
@@ -66,6 +68,7 @@ mbs() { echo "scale=1; $bytes / 1048576 / $1" | bc -l; }
 row() { printf '%-34s %8.2f s %8s MB/s\n' "$1" "$2" "$(mbs "$2")"; }
 ratio() { printf '  onedump / %-22s %6.2fx\n' "$1" "$(echo "$3 / $2" | bc -l)"; }
 
+if [ "$ONLY" != s3 ]; then
 echo "== SFTP (OpenSSH sshd on loopback)"
 t1=$(best od_sftp); x1=$(cat "$xfer"); row "onedump sync (wall)" "$t1"; row "onedump sync (transfer)" "$x1"
 t2=$(best rc_sftp); row "rclone copy" "$t2"
@@ -73,8 +76,11 @@ t3=$(best rc_sftp_nh); row "rclone copy --sftp-disable-hashcheck" "$t3"
 ratio "rclone copy (wall)" "$t1" "$t2"
 ratio "rclone nohash (wall)" "$t1" "$t3"
 ratio "rclone nohash (xfer)" "$x1" "$t3"
+fi
+if [ "$ONLY" != sftp ]; then
 echo "== S3 (s3rver on loopback)"
 t4=$(best od_s3); x4=$(cat "$xfer"); row "onedump sync (wall)" "$t4"; row "onedump sync (transfer)" "$x4"
 t5=$(best rc_s3); row "rclone copy" "$t5"
 ratio "rclone copy (wall)" "$t4" "$t5"
 ratio "rclone copy (xfer)" "$x4" "$t5"
+fi

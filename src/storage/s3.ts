@@ -28,6 +28,11 @@ const MAX_PART = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 16 * MiB;
 export const DEFAULT_QUEUE_SIZE = 4;
+/**
+ * A put whose size is known and at most this (or the part size, if larger) goes up as one PutObject from one buffer of
+ * exactly that size, as rclone does: fewer requests and no HeadObject. Larger or unknown-length puts are multipart.
+ */
+export const SINGLE_PUT_MAX = 64 * MiB;
 
 export interface S3StorageConfig {
   bucket: string;
@@ -60,7 +65,9 @@ export interface S3UploadStats {
  * An S3 bucket (or S3-compatible store) under a prefix. Uploads are multipart from the stream: each part is held in
  * memory until S3 acknowledges it, so a part that fails on a dropped connection is sent again (with the shared retry
  * helper) and the stream is read only once. Nothing is visible under the key until CompleteMultipartUpload; on
- * failure the upload is aborted. Every part carries Content-MD5; the object is checked for size and ETag afterwards.
+ * failure the upload is aborted. Every part carries Content-MD5; a multipart object is checked for size and ETag with a
+ * HeadObject afterwards. A single PutObject needs no HeadObject: the store checked its Content-Length and Content-MD5 on
+ * arrival, and the ETag in its response is compared with the MD5 we computed.
  */
 export class S3Storage implements Storage {
   readonly kind = 's3';
@@ -92,7 +99,8 @@ export class S3Storage implements Storage {
       responseChecksumValidation: cfg.checksums ?? 'WHEN_SUPPORTED',
       // One retry loop for everything: src/util/retry.ts (via retrying.ts and the part uploads below).
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: this.queueSize + 4 }, httpsAgent: { keepAlive: true, maxSockets: this.queueSize + 4 } },
+      // Enough sockets for sync --parallel 10 of single-part files, or one upload's parts in flight plus a few.
+      requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) }, httpsAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) } },
     });
   }
 
@@ -233,31 +241,45 @@ export class S3Storage implements Storage {
       let partNumber = 0;
       const partSizeFor = (n: number) => Math.min(MAX_PART, this.partSize * 2 ** Math.floor(n / 1000));
       let single: Buffer | undefined;
-      for await (const c of body) {
-        const chunk = c as Buffer;
-        sha?.update(chunk);
-        total += chunk.length;
-        pending.push(chunk);
-        pendingLen += chunk.length;
-        while (pendingLen >= partSizeFor(partNumber)) {
-          if (firstError) throw firstError;
-          const size = partSizeFor(partNumber);
-          const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
-          const part = all.subarray(0, size);
-          const rest = all.subarray(size);
-          pending = rest.length ? [rest] : [];
-          pendingLen = rest.length;
-          if (uploadId === undefined) {
-            const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
-            if (!res.UploadId) throw new PermanentError(`s3 storage: ${where} did not return an upload id.`);
-            uploadId = res.UploadId;
+      if (opts.size !== undefined && opts.size <= Math.max(SINGLE_PUT_MAX, this.partSize)) {
+        // Known small size: read into one buffer of exactly that size (a longer stream is counted, not kept, and fails
+        // the size check below) and send it as one PutObject.
+        const buf = Buffer.allocUnsafe(opts.size);
+        for await (const c of body) {
+          const chunk = c as Buffer;
+          sha?.update(chunk);
+          if (total < buf.length) chunk.copy(buf, total, 0, Math.min(chunk.length, buf.length - total));
+          total += chunk.length;
+        }
+        pending = [buf.subarray(0, Math.min(total, buf.length))];
+        pendingLen = pending[0]!.length;
+      } else {
+        for await (const c of body) {
+          const chunk = c as Buffer;
+          sha?.update(chunk);
+          total += chunk.length;
+          pending.push(chunk);
+          pendingLen += chunk.length;
+          while (pendingLen >= partSizeFor(partNumber)) {
+            if (firstError) throw firstError;
+            const size = partSizeFor(partNumber);
+            const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
+            const part = all.subarray(0, size);
+            const rest = all.subarray(size);
+            pending = rest.length ? [rest] : [];
+            pendingLen = rest.length;
+            if (uploadId === undefined) {
+              const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
+              if (!res.UploadId) throw new PermanentError(`s3 storage: ${where} did not return an upload id.`);
+              uploadId = res.UploadId;
+            }
+            partNumber++;
+            if (partNumber > MAX_PARTS) throw new PermanentError(`s3 storage: ${where} would need more than ${MAX_PARTS} parts; raise partsize.`);
+            // Memory stays bounded: wait for a free slot before reading more of the stream.
+            while (inflight.size >= this.queueSize) await Promise.race(inflight);
+            if (firstError) throw firstError;
+            uploadPart(partNumber, part);
           }
-          partNumber++;
-          if (partNumber > MAX_PARTS) throw new PermanentError(`s3 storage: ${where} would need more than ${MAX_PARTS} parts; raise partsize.`);
-          // Memory stays bounded: wait for a free slot before reading more of the stream.
-          while (inflight.size >= this.queueSize) await Promise.race(inflight);
-          if (firstError) throw firstError;
-          uploadPart(partNumber, part);
         }
       }
       if (firstError) throw firstError;
@@ -273,7 +295,7 @@ export class S3Storage implements Storage {
         checkExpected();
         const md5 = createHash('md5').update(single).digest();
         expectedEtag = md5.toString('hex');
-        await this.retried(
+        const res = await this.retried(
           'upload',
           key,
           async (s) => {
@@ -286,6 +308,10 @@ export class S3Storage implements Storage {
         stats.parts = 1;
         acked = total;
         opts.onProgress?.(acked);
+        // The store checked Content-MD5 and Content-Length on arrival; the response's ETag is compared where it has the
+        // plain-MD5 form. No HeadObject needed.
+        const kms = res.ServerSideEncryption === 'aws:kms' || res.ServerSideEncryption === 'aws:kms:dsse' || res.SSECustomerAlgorithm;
+        return await this.checkEtag(key, total, (res.ETag ?? '').replace(/"/g, ''), expectedEtag, Boolean(kms));
       } else {
         if (rest.length > 0) {
           partNumber++;
@@ -340,19 +366,24 @@ export class S3Storage implements Storage {
    * Content-MD5 every part carried, which the store checked on arrival.
    */
   private async verify(key: string, size: number, expectedEtag: string, signal?: AbortSignal): Promise<StoredObject> {
-    const where = this.describe(key);
     const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }), signal);
     const etag = (head.ETag ?? '').replace(/"/g, '');
-    const bad = async (why: string) => {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
-      return new PermanentError(`s3 storage: ${where} failed verification after upload (${why}); the object was deleted, run the job again.`);
-    };
-    if (head.ContentLength !== size) throw await bad(`${head.ContentLength} bytes stored, ${size} sent`);
+    if (head.ContentLength !== size) throw await this.badObject(key, `${head.ContentLength} bytes stored, ${size} sent`);
     const kms = head.ServerSideEncryption === 'aws:kms' || head.ServerSideEncryption === 'aws:kms:dsse' || head.SSECustomerAlgorithm;
-    // Only an ETag of the very form we computed can be compared: "md5-N" for multipart, plain md5 for one part.
+    return this.checkEtag(key, size, etag, expectedEtag, Boolean(kms));
+  }
+
+  /** Compares an ETag of the very form we computed ("md5-N" for multipart, plain md5 for one part) with ours. */
+  private async checkEtag(key: string, size: number, etag: string, expectedEtag: string, kms: boolean): Promise<StoredObject> {
     const sameForm = expectedEtag.includes('-') ? /^[0-9a-f]{32}-\d+$/.test(etag) : /^[0-9a-f]{32}$/.test(etag);
-    if (!kms && sameForm && etag !== expectedEtag) throw await bad(`ETag ${etag}, expected ${expectedEtag}`);
-    return { key, size, location: where, hash: etag ? { algorithm: 'etag', value: etag } : undefined };
+    if (!kms && sameForm && etag !== expectedEtag) throw await this.badObject(key, `ETag ${etag}, expected ${expectedEtag}`);
+    return { key, size, location: this.describe(key), hash: etag ? { algorithm: 'etag', value: etag } : undefined };
+  }
+
+  /** Deletes an object that failed verification and returns the error to throw. */
+  private async badObject(key: string, why: string): Promise<PermanentError> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
+    return new PermanentError(`s3 storage: ${this.describe(key)} failed verification after upload (${why}); the object was deleted, run the job again.`);
   }
 
   async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {

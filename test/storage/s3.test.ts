@@ -143,7 +143,7 @@ describe('s3 storage', () => {
 
   it('fails verification when the server stores something else, and deletes the bad object', async () => {
     const st = storage();
-    // A store that lost bytes: the HEAD after the upload reports a wrong size.
+    // A store that lost bytes: the HEAD after a multipart upload reports a wrong size.
     st.client.middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
@@ -152,7 +152,9 @@ describe('s3 storage', () => {
       },
       { step: 'initialize', name: 'corruptHead' },
     );
-    await expect(st.put('verify/app.sql', Readable.from([Buffer.from('hello')]))).rejects.toThrow(/failed verification after upload \(1 bytes stored, 5 sent\)/);
+    await expect(st.put('verify/app.sql', Readable.from([Buffer.alloc(6 * MiB, 1)]))).rejects.toThrow(
+      new RegExp(`failed verification after upload \\(1 bytes stored, ${6 * MiB} sent\\)`),
+    );
     const c = s3.client();
     const listed = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${st.prefix}verify/` }));
     c.destroy();
@@ -164,12 +166,58 @@ describe('s3 storage', () => {
     st.client.middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
-        if (context.commandName === 'HeadObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef"';
+        if (context.commandName === 'PutObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef"';
         return out;
       },
       { step: 'initialize', name: 'corruptEtag' },
     );
     await expect(st.put('verify/etag.sql', Readable.from([Buffer.from('hello')]))).rejects.toThrow(/failed verification after upload \(ETag 0123456789abcdef0123456789abcdef, expected 5d41402abc4b2a76b9719d911017c592\)/);
+    expect(await st.stat('verify/etag.sql')).toBeUndefined();
+  });
+
+  it('fails verification on a multipart ETag that is not the MD5 of the parts\' MD5s', async () => {
+    const st = storage();
+    st.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'HeadObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef-2"';
+        return out;
+      },
+      { step: 'initialize', name: 'corruptEtag' },
+    );
+    await expect(st.put('verify/etag-mp.sql', Readable.from([Buffer.alloc(6 * MiB, 1)]))).rejects.toThrow(/failed verification after upload \(ETag 0123456789abcdef0123456789abcdef-2, expected [0-9a-f]{32}-2\)/);
+  });
+
+  it('a single-part upload makes no HeadObject request and still reports size and hash; multipart still checks with one', async () => {
+    const st = storage();
+    const commands: string[] = [];
+    st.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+    const small = await st.put('count/small.sql', Readable.from([Buffer.from('hello')]), { size: 5 });
+    expect(commands).toEqual(['PutObjectCommand']);
+    expect(small).toMatchObject({ size: 5, hash: { algorithm: 'etag', value: '5d41402abc4b2a76b9719d911017c592' } });
+    commands.length = 0;
+    const sized = await st.put('count/sized.sql', Readable.from([Buffer.alloc(12 * MiB, 2)]), { size: 12 * MiB });
+    expect(commands).toEqual(['PutObjectCommand']);
+    expect(sized.size).toBe(12 * MiB);
+    commands.length = 0;
+    await st.put('count/stream.sql', Readable.from([Buffer.alloc(12 * MiB, 2)]));
+    expect(commands).toContain('UploadPartCommand');
+    expect(commands.at(-1)).toBe('HeadObjectCommand');
+    expect((await st.stat('count/sized.sql'))?.size).toBe(12 * MiB);
+  });
+
+  it('a known-size put whose stream is longer or shorter than announced stores nothing', async () => {
+    const st = storage();
+    await expect(st.put('count/long.sql', Readable.from([Buffer.alloc(7 * MiB, 1)]), { size: 6 * MiB })).rejects.toThrow(/got 7340032 bytes, expected 6291456; nothing was stored/);
+    await expect(st.put('count/short.sql', Readable.from([Buffer.alloc(5, 1)]), { size: 6 })).rejects.toThrow(/got 5 bytes, expected 6; nothing was stored/);
+    expect(await st.stat('count/long.sql')).toBeUndefined();
+    expect(await st.stat('count/short.sql')).toBeUndefined();
   });
 
   it('uploads 200 MB through a connection cut twice byte-identical, resending parts rather than restarting', { timeout: 300_000 }, async () => {
