@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startMariaDB, type MariaDBInstance } from './mariadb.js';
 import { startPostgres, type PostgresInstance } from './postgres.js';
@@ -15,12 +18,18 @@ declare module 'vitest' {
 
 /** One throwaway MariaDB (binlog on) and one PostgreSQL for the whole run; tests that need special settings start their own. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Everything the run writes to the temp folder (servers, dumps, keys) goes into one folder removed at the end; the
+  // workers inherit TMPDIR. 1777 like /tmp: the servers run as the mysql and postgres users.
+  const runTmp = mkdtempSync(join(tmpdir(), 'onedump-test-run-'));
+  chmodSync(runTmp, 0o1777);
+  process.env.TMPDIR = runTmp;
   let mariadb: MariaDBInstance | undefined;
   let postgres: PostgresInstance | undefined;
   try {
     [mariadb, postgres] = await Promise.all([startMariaDB(), startPostgres()]);
   } catch (err) {
     await Promise.allSettled([mariadb?.stop(), postgres?.stop()]);
+    rmSync(runTmp, { recursive: true, force: true });
     throw err;
   }
   project.provide('servers', {
@@ -36,5 +45,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   return async () => {
     await Promise.allSettled([mariadb?.stop(), postgres?.stop()]);
+    rmSync(runTmp, { recursive: true, force: true });
   };
 }

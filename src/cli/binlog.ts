@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY } from '../util/retry.js';
 import { stat } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -268,7 +269,7 @@ export function register(program: Command): void {
     .option('--save-log', 'append one JSON line per run (finished_at, files, ok, error) to onedump-binlog-sync.log in the binlog folder')
     .option('--log-file <path>', 'append the run log to this file instead')
     .option('--parallel <n>', 'files in flight (default 10)', intFlag('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intFlag('--max-attempts', 0))
+    .option('--max-attempts <n>', `tries per file on transient faults (default ${DEFAULT_RETRY.attempts}; 0 = until it works)`, intFlag('--max-attempts', 0))
     .option('--ssh-key <path>', 'private key for an sftp:// destination');
   addGlobalOptions(sync);
   sync.addHelpText(

@@ -94,7 +94,7 @@ export function register(program: Command): void {
     .argument('<source>', 'storage URL of a prefix or an object (s3://bucket/prefix/, sftp://user@host/path/, file:///path/, gdrive://FOLDER/, dropbox:///path/)')
     .argument('<dir>', 'local folder to write into (created if missing)')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--ssh-key <path>', 'private key for sftp:// sources');
   addGlobalOptions(cmd);
   cmd.addHelpText(
@@ -122,8 +122,15 @@ export function register(program: Command): void {
     .requiredOption('-p, --prefix <prefix>', 'the key prefix (folder)')
     .requiredOption('-d, --dir <dir>', 'local folder to write into')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0));
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0));
   addGlobalOptions(s3);
+  s3.addHelpText(
+    'after',
+    examples(
+      'AWS_REGION=ap-southeast-2 onedump download s3 --bucket my-backups --prefix binlogs/ --dir /restore/binlogs',
+      'onedump download s3 -b my-backups -p db/2026-11 -d ./restore --parallel 4',
+    ),
+  );
   s3.action(
     action(async (flags: DownloadFlags & { bucket: string; prefix: string; dir: string }, c: Command) => {
       const g = { ...globals(c), ...flags };

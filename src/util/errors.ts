@@ -171,10 +171,3 @@ export function errorMessage(err: unknown): string {
 export function exitCodeOf(err: unknown): 1 | 2 {
   return err instanceof OnedumpError ? err.exitCode : 1;
 }
-
-/** A capability that is declared but not built yet: exit 2, and say so plainly rather than pretend. */
-export class NotImplementedError extends OnedumpError {
-  constructor(what: string) {
-    super(`${what} is not implemented yet.`, { exitCode: 2 });
-  }
-}
