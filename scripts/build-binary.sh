@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/onedump: one file that runs without Node.js or node_modules (a Node 24 single executable application).
+# Native addons (ssh2's optional crypto binding, cpu-features) stay external: their requires are in try/catch and
+# ssh2 falls back to its JavaScript implementation, so the executable needs no .node files.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -7,6 +9,7 @@ node24="$(bash scripts/node24.sh)"
 mkdir -p dist
 npx esbuild src/cli/onedump.ts --bundle --platform=node --target=node24 --format=cjs \
   --inject:scripts/import-meta-url-shim.js --define:import.meta.url=importMetaUrl \
+  --external:*.node \
   --outfile=dist/onedump.cjs --log-level=warning --legal-comments=none
 cat > dist/sea-config.json <<JSON
 { "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": false }
