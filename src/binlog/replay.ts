@@ -6,7 +6,8 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { redactText } from '../util/redact.js';
 import { createSecretFile } from '../util/secret-file.js';
 import { parseStopDatetime, formatLocal } from './datetime.js';
-import { clientOptionFile, findProgram } from './mysql-client.js';
+import { findProgram } from './mysql-client.js';
+import { clientDefaults } from '../dump/mysqldump.js';
 import { binlogsFrom } from './files.js';
 import { mysqlbinlogRuns, planReplay, type ReplayPlan, type StopPosition } from './planner.js';
 
@@ -87,7 +88,7 @@ export async function replayBinlogs(opts: ReplayOptions): Promise<ReplayResult> 
     for (const args of runs) await runMysqlbinlog(mysqlbinlog, args, opts.out as Writable, opts.signal);
     return { plan, runs, applied: false };
   }
-  const cred = createSecretFile('client.cnf', clientOptionFile(dsn!));
+  const cred = createSecretFile('client.cnf', clientDefaults(dsn!));
   try {
     for (const [i, args] of runs.entries()) {
       log.info({ run: i + 1, of: runs.length, files: args.filter((a) => !a.startsWith('--')).length }, 'replaying binlogs');

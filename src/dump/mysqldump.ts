@@ -17,13 +17,17 @@ export function optionFileValue(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** The [client] section of a defaults file: the password goes here, never on the command line. */
+/**
+ * The [client] section of a defaults file for every mysql-family program we run (mysqldump, mysql, mysqlbinlog): the
+ * password goes here, never on the command line. Write it with createSecretFile (0600, removed even on failure).
+ */
 export function clientDefaults(dsn: ParsedDsn): string {
   const lines = ['[client]'];
   if (dsn.user) lines.push(`user=${optionFileValue(dsn.user)}`);
   if (dsn.password !== undefined) lines.push(`password=${optionFileValue(dsn.password)}`);
-  if (dsn.socket) lines.push(`socket=${optionFileValue(dsn.socket)}`);
+  if (dsn.socket) lines.push(`socket=${optionFileValue(dsn.socket)}`, 'protocol=SOCKET');
   else {
+    // "localhost" would make the client use its default socket; the DSN meant TCP.
     lines.push(`host=${optionFileValue(dsn.host ?? '127.0.0.1')}`);
     lines.push(`port=${dsn.port ?? 3306}`);
     lines.push('protocol=TCP');
