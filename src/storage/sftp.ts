@@ -14,6 +14,9 @@ import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
 
+/** How long writes may wait for an acknowledgement before the connection is considered stalled. */
+const STALL_MS = 20_000;
+
 const PARTIAL = '.partial';
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const NO_SUCH_FILE = 2;
@@ -203,6 +206,16 @@ export class SftpStorage implements Storage {
       w?.();
     };
     const waitForEvent = () => new Promise<void>((r) => (wake = r));
+    /** Waits for an acknowledgement or a dropped connection; false when nothing happened for STALL_MS. */
+    const waitForEventOrStall = async (): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STALL_MS)));
+      try {
+        return await Promise.race([waitForEvent().then(() => true), stalled]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
 
     const hooked = new Set<Conn>();
     const openPartial = async (flags: 'w' | 'r+') => {
@@ -288,7 +301,13 @@ export class SftpStorage implements Storage {
           writeError = new TransientError(`the SSH connection to ${where} closed`);
           continue;
         }
-        await waitForEvent();
+        // A connection that neither answers nor closes (a half-open TCP path) must not hang the job: after STALL_MS
+        // without an acknowledgement it is given up and the unacknowledged writes are resent on a new one.
+        const before = ackedBytes;
+        if (!(await waitForEventOrStall()) && ackedBytes === before && unacked.size > 0 && !writeError) {
+          writeError = new TransientError(`no acknowledgement from ${where} for ${STALL_MS / 1000} s`);
+          this.drop(conn);
+        }
       }
     };
 
