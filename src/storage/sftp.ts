@@ -38,14 +38,54 @@ export interface SftpStorageConfig {
   retryPolicy?: Partial<RetryPolicy>;
 }
 
-interface Conn {
+/** One SSH connection with its SFTP channel, shared by the storage's operations. */
+export interface SftpConn {
   session: SshSession;
   sftp: SFTPWrapper;
   dead: boolean;
+  /** Called once when the connection is lost or given up: fails the requests and streams still waiting on it. */
+  onLost: Set<(err: Error) => void>;
 }
 
-function call<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+/** A network fault (transient) that fail() wraps with the action and the remote path. */
+function connectionLost(why: string): Error {
+  return Object.assign(new Error(why), { code: 'ECONNRESET', transient: true });
+}
+
+type Conn = SftpConn;
+
+/** Marks a connection lost and fails everything still waiting on it. */
+function lose(c: Conn, why: string): void {
+  if (c.dead && c.onLost.size === 0) return;
+  c.dead = true;
+  const err = connectionLost(why);
+  const waiting = [...c.onLost];
+  c.onLost.clear();
+  for (const f of waiting) f(err);
+}
+
+/**
+ * One SFTP request on a connection. ssh2 never answers a request made after its channel closed (it is queued on a
+ * closed channel and its callback never runs) and fails only the requests pending at the moment of the close; so a
+ * request on a lost connection fails at once, and one in flight fails when the connection is lost.
+ */
+export function sftpCall<T>(c: Conn, fn: (sftp: SFTPWrapper, cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
+  const state = (c.sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+  if (c.dead || (state !== undefined && state !== 'open')) return Promise.reject(connectionLost('the SSH connection was lost'));
+  return new Promise<T>((resolve, reject) => {
+    const onLost = (err: Error) => reject(err);
+    c.onLost.add(onLost);
+    try {
+      fn(c.sftp, (err, v) => {
+        c.onLost.delete(onLost);
+        if (err) reject(err);
+        else resolve(v);
+      });
+    } catch (err) {
+      c.onLost.delete(onLost);
+      reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
 }
 
 /** Counters of the last put, for logs and tests that check an upload resumed rather than restarted. */
@@ -109,9 +149,9 @@ export class SftpStorage implements Storage {
         const session = await connectSsh(this.cfg.target, { onNotice: (m) => this.cfg.log?.warn(m) });
         try {
           const sftp = await session.sftp();
-          const c: Conn = { session, sftp, dead: false };
+          const c: Conn = { session, sftp, dead: false, onLost: new Set() };
           const lost = () => {
-            c.dead = true;
+            lose(c, `the SSH connection to ${this.describe()} closed`);
             if (this.conn === p) this.conn = undefined;
             if (this.current === c) this.current = undefined;
           };
@@ -135,7 +175,7 @@ export class SftpStorage implements Storage {
   }
 
   private drop(c: Conn): void {
-    c.dead = true;
+    lose(c, `the SSH connection to ${this.describe()} was given up`);
     if (this.current === c) {
       this.current = undefined;
       this.conn = undefined;
@@ -160,21 +200,21 @@ export class SftpStorage implements Storage {
     return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${path.startsWith('/') ? '' : '/~/'}${path}`;
   }
 
-  private async mkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
+  private async mkdirs(c: Conn, dir: string): Promise<void> {
     if (!dir || dir === '.' || dir === '/') return;
     try {
-      const st = await call<Stats>((cb) => sftp.stat(dir, cb));
+      const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb));
       if (!st.isDirectory()) throw new PermanentError(`sftp storage: ${this.describeRemote(dir)} exists and is not a folder.`);
       return;
     } catch (err) {
       if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'check folder', dir);
     }
-    await this.mkdirs(sftp, posix.dirname(dir));
+    await this.mkdirs(c, posix.dirname(dir));
     try {
-      await call<void>((cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
+      await sftpCall<void>(c, (sftp, cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
     } catch (err) {
       // Another upload may have created it meanwhile.
-      const st = await call<Stats>((cb) => sftp.stat(dir, cb)).catch(() => undefined);
+      const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
       if (!st?.isDirectory()) throw this.fail(err, 'create folder', dir);
     }
   }
@@ -223,17 +263,17 @@ export class SftpStorage implements Storage {
       // A connection that dies wakes the writer, which would otherwise wait for acknowledgements that never come.
       if (!hooked.has(conn)) {
         hooked.add(conn);
-        conn.session.client.once('close', notify);
+        conn.onLost.add(notify);
       }
-      await this.mkdirs(conn.sftp, posix.dirname(finalPath));
+      await this.mkdirs(conn, posix.dirname(finalPath));
       try {
-        handle = await call<Buffer>((cb) => conn.sftp.open(partial, flags, { mode: 0o600 }, cb));
+        handle = await sftpCall<Buffer>(conn, (sftp, cb) => sftp.open(partial, flags, { mode: 0o600 }, cb));
       } catch (err) {
         throw this.fail(err, 'open', partial);
       }
     };
     const closeHandle = async () => {
-      if (!conn.dead && handle) await call<void>((cb) => conn.sftp.close(handle, (e) => cb(e, undefined))).catch(() => undefined);
+      if (!conn.dead && handle) await sftpCall<void>(conn, (sftp, cb) => sftp.close(handle, (e) => cb(e, undefined))).catch(() => undefined);
     };
 
     const send = (offset: number, buf: Buffer) => {
@@ -259,10 +299,12 @@ export class SftpStorage implements Storage {
         async () => {
           signal?.throwIfAborted();
           this.drop(conn);
+          this.cfg.log?.debug(`sftp storage: ${where}: reconnecting after ${errorMessage(cause)}`);
           await openPartial('r+');
+          this.cfg.log?.debug(`sftp storage: ${where}: partial file reopened`);
           // Errors reported by the old connection while reopening are settled by the resend below.
           writeError = undefined;
-          const st = await call<Stats>((cb) => conn.sftp.fstat(handle, cb));
+          const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.fstat(handle, cb));
           // Acknowledged bytes are on the server; anything below the lowest unacknowledged write must be there.
           if (unacked.size && st.size < lowest) {
             throw new PermanentError(`sftp storage: ${partial} on the server has ${st.size} bytes but ${lowest} were acknowledged; the server lost data, run the job again.`);
@@ -298,14 +340,14 @@ export class SftpStorage implements Storage {
         }
         // A dead connection leaves its writes unanswered for a while; do not wait for "No response from server".
         if (conn.dead) {
-          writeError = new TransientError(`the SSH connection to ${where} closed`);
+          writeError = connectionLost('the SSH connection closed');
           continue;
         }
         // A connection that neither answers nor closes (a half-open TCP path) must not hang the job: after STALL_MS
         // without an acknowledgement it is given up and the unacknowledged writes are resent on a new one.
         const before = ackedBytes;
         if (!(await waitForEventOrStall()) && ackedBytes === before && unacked.size > 0 && !writeError) {
-          writeError = new TransientError(`no acknowledgement from ${where} for ${STALL_MS / 1000} s`);
+          writeError = connectionLost(`no acknowledgement from the server for ${STALL_MS / 1000} s`);
           this.drop(conn);
         }
       }
@@ -320,7 +362,11 @@ export class SftpStorage implements Storage {
       let skip = 0;
       if (opts.resume) {
         conn = await this.connection();
-        const st = await call<Stats>((cb) => conn.sftp.stat(partial, cb)).catch(() => undefined);
+        const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.stat(partial, cb)).catch((err: unknown) => {
+          // Only a missing partial file means "start from zero"; anything else must not truncate what is there.
+          if ((err as { code?: unknown }).code === NO_SUCH_FILE) return undefined;
+          throw this.fail(err, 'check', partial);
+        });
         skip = st?.size ?? 0;
       }
       await openPartial(skip > 0 ? 'r+' : 'w');
@@ -366,12 +412,14 @@ export class SftpStorage implements Storage {
       if (skip > 0) throw new PermanentError(`sftp storage: ${partial} holds more bytes than the source has; delete it and run again.`);
       await submit();
       await drainTo(0);
+      this.cfg.log?.debug(`sftp storage: ${where}: all ${total} bytes acknowledged; committing`);
       if (total === 0) opts.onProgress?.(0);
       const digest = hash?.digest('hex');
       if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
       if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
       await this.commit(conn, handle, partial, finalPath, total, digest);
       handle = undefined as unknown as Buffer;
+      this.cfg.log?.debug(`sftp storage: ${where}: stored`);
       return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
     } catch (err) {
       const e = signal?.aborted ? signal.reason : err;
@@ -381,7 +429,7 @@ export class SftpStorage implements Storage {
         const cleanup = (async () => {
           await closeHandle();
           // A partial file is kept only when the caller will resume it; a dump is never re-read, so remove it.
-          if (!opts.resume && !conn.dead) await call<void>((cb) => conn.sftp.unlink(partial, (x) => cb(x, undefined))).catch(() => undefined);
+          if (!opts.resume && !conn.dead) await sftpCall<void>(conn, (sftp, cb) => sftp.unlink(partial, (x) => cb(x, undefined))).catch(() => undefined);
           return true;
         })();
         const done = await Promise.race([cleanup, new Promise<false>((r) => setTimeout(r, signal?.aborted ? 1_000 : 10_000, false).unref())]);
@@ -390,19 +438,19 @@ export class SftpStorage implements Storage {
       throw e instanceof Error && !(e instanceof OnedumpError) && !signal?.aborted ? this.fail(e, 'upload', finalPath) : e;
     } finally {
       // The connection outlives this upload (sync sends many files over one): leave no listener behind.
-      for (const c of hooked) c.session.client.off('close', notify);
+      for (const c of hooked) c.onLost.delete(notify);
       signal?.removeEventListener('abort', notify);
     }
   }
 
   /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
   private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined): Promise<void> {
-    const sftp = conn.sftp;
-    const ext = (sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
+    const ext = (conn.sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
     try {
-      if (ext['fsync@openssh.com'] === '1') await call<unknown>((cb) => sftp.ext_openssh_fsync(handle, cb));
-      const st = await call<Stats>((cb) => sftp.fstat(handle, cb));
-      await call<void>((cb) => sftp.close(handle, (e) => cb(e, undefined)));
+      if (ext['fsync@openssh.com'] === '1') await sftpCall<unknown>(conn, (sftp, cb) => sftp.ext_openssh_fsync(handle, cb));
+      this.cfg.log?.debug(`sftp storage: ${this.describeRemote(partial)}: fsynced`);
+      const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.fstat(handle, cb));
+      await sftpCall<void>(conn, (sftp, cb) => sftp.close(handle, (e) => cb(e, undefined)));
       if (st.size !== size) throw new PermanentError(`sftp storage: ${this.describeRemote(partial)} has ${st.size} bytes after upload, ${size} were sent; run the job again.`);
     } catch (err) {
       throw this.fail(err, 'finish', partial);
@@ -420,11 +468,11 @@ export class SftpStorage implements Storage {
     }
     try {
       if (ext['posix-rename@openssh.com'] === '1') {
-        await call<void>((cb) => sftp.ext_openssh_rename(partial, finalPath, (e) => cb(e, undefined)));
+        await sftpCall<void>(conn, (sftp, cb) => sftp.ext_openssh_rename(partial, finalPath, (e) => cb(e, undefined)));
       } else {
         // Plain SFTP rename refuses to replace: remove the old file first (a short window without one).
-        await call<void>((cb) => sftp.unlink(finalPath, (e) => cb(e, undefined))).catch(() => undefined);
-        await call<void>((cb) => sftp.rename(partial, finalPath, (e) => cb(e, undefined)));
+        await sftpCall<void>(conn, (sftp, cb) => sftp.unlink(finalPath, (e) => cb(e, undefined))).catch(() => undefined);
+        await sftpCall<void>(conn, (sftp, cb) => sftp.rename(partial, finalPath, (e) => cb(e, undefined)));
       }
     } catch (err) {
       throw this.fail(err, 'rename into place', finalPath);
@@ -436,7 +484,12 @@ export class SftpStorage implements Storage {
     const c = await this.wrap('download', p, () => this.connection());
     const st = await this.stat(key);
     if (!st) throw new PermanentError(`sftp storage: ${this.describeRemote(p)} does not exist.`);
+    if (c.dead) throw new TransientError(`sftp storage: the SSH connection to ${this.describeRemote(p)} was lost; try again.`);
     const stream = c.sftp.createReadStream(p, { start: opts.start ?? 0, highWaterMark: 256 * 1024 });
+    // A read issued on a lost connection is never answered: end the stream with the loss instead.
+    const onLost = (err: Error) => stream.destroy(err);
+    c.onLost.add(onLost);
+    stream.once('close', () => c.onLost.delete(onLost));
     if (opts.signal) {
       const onAbort = () => stream.destroy(opts.signal!.reason as Error);
       opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -457,14 +510,14 @@ export class SftpStorage implements Storage {
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
     const c = await this.wrap('list', this.pathOf(dirKey), () => this.connection());
-    yield* this.walk(c.sftp, dirKey, prefix);
+    yield* this.walk(c, dirKey, prefix);
   }
 
-  private async *walk(sftp: SFTPWrapper, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+  private async *walk(c: Conn, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
     const dir = dirKey ? this.pathOf(dirKey) : this.cfg.root || '.';
     let entries;
     try {
-      entries = await call<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir, cb));
+      entries = await sftpCall<{ filename: string; attrs: Stats }[]>(c, (sftp, cb) => sftp.readdir(dir, cb));
     } catch (err) {
       if ((err as { code?: unknown }).code === NO_SUCH_FILE) return;
       throw this.fail(err, 'list', dir);
@@ -474,7 +527,7 @@ export class SftpStorage implements Storage {
       if (e.filename === '.' || e.filename === '..') continue;
       const key = dirKey ? `${dirKey}/${e.filename}` : e.filename;
       if (e.attrs.isDirectory()) {
-        if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(sftp, key, prefix);
+        if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(c, key, prefix);
       } else if (e.attrs.isFile() && key.startsWith(prefix) && !e.filename.endsWith(PARTIAL)) {
         yield { key, size: e.attrs.size, modified: new Date(e.attrs.mtime * 1000) };
       }
@@ -485,7 +538,7 @@ export class SftpStorage implements Storage {
     const p = this.pathOf(key);
     const c = await this.wrap('stat', p, () => this.connection());
     try {
-      const st = await call<Stats>((cb) => c.sftp.stat(p, cb));
+      const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(p, cb));
       return st.isFile() ? { key, size: st.size, modified: new Date(st.mtime * 1000) } : undefined;
     } catch (err) {
       if ((err as { code?: unknown }).code === NO_SUCH_FILE) return undefined;
@@ -498,7 +551,7 @@ export class SftpStorage implements Storage {
     const p = this.pathOf(key);
     const c = await this.wrap('stat', p, () => this.connection());
     try {
-      return (await call<Stats>((cb) => c.sftp.stat(p, cb))).isDirectory();
+      return (await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(p, cb))).isDirectory();
     } catch (err) {
       if ((err as { code?: unknown }).code === NO_SUCH_FILE) return false;
       throw this.fail(err, 'stat', p);
@@ -509,7 +562,7 @@ export class SftpStorage implements Storage {
     const p = this.pathOf(key);
     const c = await this.wrap('delete', p, () => this.connection());
     try {
-      await call<void>((cb) => c.sftp.unlink(p, (e) => cb(e, undefined)));
+      await sftpCall<void>(c, (sftp, cb) => sftp.unlink(p, (e) => cb(e, undefined)));
     } catch (err) {
       if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'delete', p);
     }

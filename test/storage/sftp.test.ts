@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SftpStorage, sftpBackend, type SftpStorageConfig } from '../../src/storage/sftp.js';
+import { SftpStorage, sftpBackend, sftpCall, type SftpConn, type SftpStorageConfig } from '../../src/storage/sftp.js';
 import { withRetries } from '../../src/storage/retrying.js';
 import { storageFromUrl } from '../../src/storage/registry.js';
 import { sshTarget } from '../../src/ssh/client.js';
@@ -255,6 +255,46 @@ describe('sftp storage on a stalled connection', () => {
       expect(Date.now() - t0).toBeLessThan(2000);
       proxy.resume();
       expect(readFileSync(st.pathOf('stall/first.sql'), 'utf8')).toBe('good');
+      await st.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('sftp storage on a lost connection', () => {
+  it('a request made after the connection closed fails at once (ssh2 itself never answers it)', { timeout: 30_000 }, async () => {
+    const st = storage();
+    const conn = await (st as unknown as { connection(): Promise<SftpConn> }).connection();
+    const closed = once(conn.session.client, 'close');
+    conn.session.client.end();
+    await closed;
+    expect(conn.dead).toBe(true);
+    // What hung parallel syncs through cut connections: ssh2 queues the request on the closed channel and never calls back.
+    const raw = await Promise.race([
+      new Promise<string>((r) => conn.sftp.stat(sshd.dir, () => r('answered'))),
+      new Promise<string>((r) => setTimeout(() => r('no answer'), 1500)),
+    ]);
+    expect(raw).toBe('no answer');
+    const t0 = Date.now();
+    await expect(sftpCall(conn, (s, cb) => s.stat(sshd.dir, cb))).rejects.toMatchObject({ code: 'ECONNRESET', transient: true });
+    expect(Date.now() - t0).toBeLessThan(100);
+    // The storage itself reconnects for the next operation.
+    const stored = await st.put('after-loss.txt', Readable.from([Buffer.from('after')]));
+    expect(stored.size).toBe(5);
+    await st.close();
+  });
+
+  it('a request in flight when the connection is given up fails instead of waiting', { timeout: 30_000 }, async () => {
+    const proxy = await startCutProxy({ host: '127.0.0.1', port: sshd.port });
+    try {
+      const st = storage({}, proxy.port);
+      const conn = await (st as unknown as { connection(): Promise<SftpConn> }).connection();
+      proxy.hold(); // the request never reaches the server
+      const pending = sftpCall(conn, (s, cb) => s.stat(sshd.dir, cb));
+      (st as unknown as { drop(c: SftpConn): void }).drop(conn);
+      await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
+      proxy.resume();
       await st.close();
     } finally {
       await proxy.close();
