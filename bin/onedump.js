@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import module from 'node:module';
+
+// Node ≥ 22.1 keeps compiled code between runs (in the OS temp folder): start-up drops by about a third.
+module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'onedump.js');

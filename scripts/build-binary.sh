@@ -12,7 +12,7 @@ npx esbuild src/cli/onedump.ts --bundle --platform=node --target=node24 --format
   --external:*.node \
   --outfile=dist/onedump.cjs --log-level=warning --legal-comments=none
 cat > dist/sea-config.json <<JSON
-{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": false }
+{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
 JSON
 "$node24" --experimental-sea-config dist/sea-config.json >/dev/null
 cp "$node24" dist/onedump
