@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The sync test's 300-file folder (0 B to 50 MB, nested, unicode names; ~95 MB) sent by `onedump sync` and by
 # `rclone copy` to a local OpenSSH sshd (SFTP) and to a local s3rver (S3), side by side: MB/s and ratio.
-# Each tool runs RUNS times per destination into a fresh folder; the best run counts. onedump runs as the esbuild
-# bundle users get (dist/onedump.cjs, as in scripts/build-binary.sh). Two figures for onedump: wall time including
-# start-up (loading the ~40 MB bundle takes about 1 s here) and the transfer alone (duration_ms of --json: listing,
-# planning and sending), against rclone's wall time. rclone's SFTP backend also hashes every file on the server with
+# Each tool runs RUNS times per destination into a fresh folder; the best run counts. onedump runs as the single
+# executable users download (dist/onedump, built here by scripts/build-binary.sh; BUNDLE=1 runs the esbuild bundle
+# with the current node instead). Two figures for onedump: wall time including start-up (about 0.16 s for the
+# executable, 0.26 s for the bundle on Node 20) and the transfer alone (duration_ms of --json: listing, planning and
+# sending), against rclone's wall time. rclone's SFTP backend also hashes every file on the server with
 # md5sum over SSH by default, so it is measured both ways (default, and --sftp-disable-hashcheck).
 # Needs openssh-server, rclone, and the dev dependencies (s3rver). Run from the repo root.
 # ONLY=s3 or ONLY=sftp measures one destination.
@@ -16,9 +17,15 @@ cd "$(dirname "$0")/.."
 base=$(mktemp -d /tmp/onedump-bench-sync-XXXXXX)
 tree=$base/tree
 info=$base/servers.json
-npx esbuild src/cli/onedump.ts --bundle --platform=node --target=node20 --format=cjs \
-  --inject:scripts/import-meta-url-shim.js --define:import.meta.url=importMetaUrl --loader:.node=empty \
-  --outfile="$base/onedump.cjs" --log-level=error
+if [ -n "${BUNDLE:-}" ]; then
+  npx esbuild src/cli/onedump.ts --bundle --platform=node --target=node20 --format=cjs \
+    --inject:scripts/import-meta-url-shim.js --define:import.meta.url=importMetaUrl --loader:.node=empty \
+    --outfile="$base/onedump.cjs" --log-level=error
+  od=(node "$base/onedump.cjs")
+else
+  bash scripts/build-binary.sh
+  od=("$PWD/dist/onedump")
+fi
 node --import tsx bench/sync-servers.ts "$tree" > "$info" &
 spid=$!
 cleanup() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true; rm -rf "$base"; }
@@ -29,7 +36,7 @@ get() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSy
 port=$(get port); user=$(get user); key=$(get key); kh=$(get knownHosts); dir=$(get dir); ep=$(get endpoint)
 bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 files=$(find "$tree" -type f | wc -l)
-echo "tree: $files files, $((bytes / 1048576)) MB; $RUNS runs each, best counts; onedump --parallel $PARALLEL"
+echo "tree: $files files, $((bytes / 1048576)) MB; $RUNS runs each, best counts; onedump --parallel $PARALLEL, run as: ${od[*]}"
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 export RCLONE_CONFIG_BSFTP_TYPE=sftp RCLONE_CONFIG_BSFTP_HOST=127.0.0.1 RCLONE_CONFIG_BSFTP_PORT=$port \
@@ -58,10 +65,10 @@ best() { # best wall time in seconds of RUNS runs of "$@" (the run number append
   echo "$x" > "$xfer"
   echo "$b"
 }
-od_sftp() { node "$base/onedump.cjs" sync "$tree" "sftp://$user@127.0.0.1:$port$dir/od-$1/?sshknownhosts=$kh" -r --parallel "$PARALLEL" --ssh-key "$key" --json; }
+od_sftp() { "${od[@]}" sync "$tree" "sftp://$user@127.0.0.1:$port$dir/od-$1/?sshknownhosts=$kh" -r --parallel "$PARALLEL" --ssh-key "$key" --json; }
 rc_sftp() { env -u AWS_CA_BUNDLE rclone copy "$tree" "bsftp:$dir/rc-$1"; }
 rc_sftp_nh() { env -u AWS_CA_BUNDLE rclone copy --sftp-disable-hashcheck "$tree" "bsftp:$dir/rcnh-$1"; }
-od_s3() { node "$base/onedump.cjs" sync "$tree" "s3://bench/od-$1/?$s3q" -r --parallel "$PARALLEL" --json; }
+od_s3() { "${od[@]}" sync "$tree" "s3://bench/od-$1/?$s3q" -r --parallel "$PARALLEL" --json; }
 rc_s3() { env -u AWS_CA_BUNDLE rclone copy "$tree" "bs3:bench/rc-$1"; }
 
 mbs() { echo "scale=1; $bytes / 1048576 / $1" | bc -l; }
