@@ -1,6 +1,8 @@
 /**
  * Upload throughput, side by side with the peer tools on this machine:
- *   SFTP: onedump's sftp storage vs OpenSSH `sftp -b` and `scp`, to a local sshd (testutils/sshd.ts);
+ *   SFTP: onedump's sftp storage vs OpenSSH `sftp -b` and `scp`, to a local sshd (testutils/sshd.ts). onedump fsyncs
+ *         the file on the server before renaming it into place (fsync@openssh.com); `sftp -b` is measured both plain
+ *         and with `put -f` (the same fsync), scp cannot fsync.
  *   S3:   onedump's s3 storage vs `rclone copy`, to a local s3rver (testutils/s3.ts).
  * Usage: bench/upload.sh [SIZE_MIB] [RUNS]   (default 1024 MiB, 2 runs each; the best run counts)
  */
@@ -113,10 +115,13 @@ try {
   const sshOpts = ['-i', sshd.keyPath, '-o', `UserKnownHostsFile=${sshd.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes'];
   const batch = join(work, 'batch');
   writeFileSync(batch, `put ${file} ${remote}/sftp.bin\n`);
+  const batchFsync = join(work, 'batch-fsync');
+  writeFileSync(batchFsync, `put -f ${file} ${remote}/sftp-f.bin\n`);
   process.stderr.write(`SFTP, ${sizeMiB} MiB to sshd on 127.0.0.1:${sshd.port}\n`);
   const url = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${remote}/onedump.bin?sshkey=${encodeURIComponent(sshd.keyPath)}&sshknownhosts=${encodeURIComponent(sshd.knownHostsPath)}`;
   const sftpRes = await interleaved({
     'OpenSSH sftp -b': () => run('sftp', [...sshOpts, '-P', String(sshd.port), '-b', batch, `${sshd.user}@127.0.0.1`]),
+    'OpenSSH sftp -b put -f': () => run('sftp', [...sshOpts, '-P', String(sshd.port), '-b', batchFsync, `${sshd.user}@127.0.0.1`]),
     'OpenSSH scp': () => run('scp', [...sshOpts, '-P', String(sshd.port), file, `${sshd.user}@127.0.0.1:${remote}/scp.bin`]),
     'onedump sftp': () => ours(url),
   });
@@ -128,6 +133,7 @@ try {
   for await (const c of createReadStream(`${remote}/onedump.bin`)) h.update(c as Buffer);
   if (h.digest('hex') !== wantSha) throw new Error('onedump sftp upload differs from the source');
   results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'sftp -b', peerScore: sftpPeer });
+  results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'sftp -b put -f', peerScore: sftpRes['OpenSSH sftp -b put -f']! });
   results.push({ target: 'sftp (sshd)', ours: oursSftp, peer: 'scp', peerScore: scpPeer });
 
   process.stderr.write(`S3, ${sizeMiB} MiB to s3rver on ${s3.endpoint}\n`);
@@ -163,13 +169,13 @@ process.stdout.write(
   `\nupload of ${sizeMiB} MiB, ${runs} interleaved runs each, load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (node ${process.version}; ${rclone}${openssh ? `; ${openssh.trim()}` : ''})\n`,
 );
 process.stdout.write(
-  `${'target'.padEnd(12)} ${'onedump MB/s'.padStart(18)} ${'peer'.padEnd(12)} ${'peer MB/s'.padStart(18)} ${'ratio (median)'.padStart(14)} ${'ratio (best)'.padStart(12)}  ${'client CPU s/GB onedump'.padStart(23)} ${'peer'.padStart(5)}\n`,
+  `${'target'.padEnd(15)} ${'onedump MB/s'.padStart(18)} ${'peer'.padEnd(15)} ${'peer MB/s'.padStart(18)} ${'ratio (median)'.padStart(14)} ${'ratio (best)'.padStart(12)}  ${'client CPU s/GB onedump'.padStart(23)} ${'peer'.padStart(5)}\n`,
 );
-process.stdout.write(`${''.padEnd(12)} ${'median (best)'.padStart(18)} ${''.padEnd(12)} ${'median (best)'.padStart(18)}\n`);
+process.stdout.write(`${''.padEnd(15)} ${'median (best)'.padStart(18)} ${''.padEnd(15)} ${'median (best)'.padStart(18)}\n`);
 for (const r of results) {
   const o = `${r.ours.mbs.toFixed(1)} (${r.ours.best.toFixed(1)})`;
   const q = `${r.peerScore.mbs.toFixed(1)} (${r.peerScore.best.toFixed(1)})`;
   process.stdout.write(
-    `${r.target.padEnd(12)} ${o.padStart(18)} ${r.peer.padEnd(12)} ${q.padStart(18)} ${`${(r.ours.mbs / r.peerScore.mbs).toFixed(2)}x`.padStart(14)} ${`${(r.ours.best / r.peerScore.best).toFixed(2)}x`.padStart(12)}  ${r.ours.cpuPerGB.toFixed(2).padStart(23)} ${r.peerScore.cpuPerGB.toFixed(2).padStart(5)}\n`,
+    `${r.target.padEnd(15)} ${o.padStart(18)} ${r.peer.padEnd(15)} ${q.padStart(18)} ${`${(r.ours.mbs / r.peerScore.mbs).toFixed(2)}x`.padStart(14)} ${`${(r.ours.best / r.peerScore.best).toFixed(2)}x`.padStart(12)}  ${r.ours.cpuPerGB.toFixed(2).padStart(23)} ${r.peerScore.cpuPerGB.toFixed(2).padStart(5)}\n`,
   );
 }
