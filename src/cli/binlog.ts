@@ -12,7 +12,7 @@ import type { Storage } from '../storage/types.js';
 import type { Logger } from '../util/logger.js';
 import { syncBinlogs } from '../binlog/sync.js';
 import { table } from './format.js';
-import { resolveDsn } from './dsn-source.js';
+import { dsnFlag, resolveDsn } from './dsn-source.js';
 import { connectMysql } from '../binlog/connect.js';
 import { queryBinlogStatus } from '../binlog/status.js';
 import { readBinlog } from '../binlog/reader.js';
@@ -163,7 +163,7 @@ export function register(program: Command): void {
     .option('--dump-file <file>', 'read the start binlog and position from this --master-data=2 dump (plain or gzip)')
     .option('--stop-datetime <time>', 'stop before the first event at or after this time: "YYYY-MM-DD HH:MM:SS" local, or with Z / +hh:mm')
     .option('--stop-position <pos>', 'stop before this position: N in the last binlog, or FILE:N', parseStopPosition)
-    .option('--dsn <dsn>', 'server to replay into (else DATABASE_DSN)')
+    .option('--dsn <dsn>', 'server to replay into (else DATABASE_DSN; "-" reads ONEDUMP_DSN or DATABASE_DSN)')
     .option('--mysqlbinlog-path <path>', 'mysqlbinlog program (default: mysqlbinlog or mariadb-binlog on PATH)')
     .option('--mysql-path <path>', 'mysql client program (default: mysql or mariadb on PATH)')
     .addOption(new Option('--max-files-per-run <n>', 'binlogs per mysqlbinlog run').default(10).argParser(intFlag('--max-files-per-run', 1)).hideHelp());
@@ -215,7 +215,7 @@ export function register(program: Command): void {
           const r = await fetchBinlogs(opts.from, dir, log);
           log.info({ from: opts.from, dir, downloaded: r.downloaded.length, skipped: r.skipped.length }, 'binlogs fetched');
         }
-        const dsn = g.dryRun ? undefined : (opts.dsn ?? process.env.DATABASE_DSN);
+        const dsn = g.dryRun ? undefined : (dsnFlag(opts.dsn) ?? process.env.DATABASE_DSN);
         const result = await replayBinlogs({
           dir: dir as string,
           startFile,

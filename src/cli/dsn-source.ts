@@ -11,12 +11,28 @@ function parse(text: string, from: string): ParsedDsn {
   }
 }
 
+/** Environment variables `--dsn -` reads, in order: a DSN with a password then never appears in the process list. */
+export const DSN_ENV = ['ONEDUMP_DSN', 'DATABASE_DSN'] as const;
+
+/**
+ * The DSN text a `--dsn` flag stands for: `-` means the environment (`env`, first set wins); anything else is the
+ * value itself. Undefined when the flag is absent.
+ */
+export function dsnFlag(value: string | undefined, env: readonly string[] = DSN_ENV): string | undefined {
+  if (value !== '-') return value;
+  for (const name of env) {
+    const v = process.env[name];
+    if (v) return v;
+  }
+  throw new UsageError(`--dsn - reads the DSN from the environment, but ${env.join(' and ')} ${env.length > 1 ? 'are' : 'is'} not set.`);
+}
+
 /**
  * The database for server-side commands: --dsn, else the config's job (--job NAME, or the first job), else
  * DATABASE_DSN (the Go tool's variable).
  */
 export async function resolveDsn(cmd: Command, opts: { dsn?: string; job?: string; allowConfig?: boolean }): Promise<ParsedDsn> {
-  if (opts.dsn) return parse(opts.dsn, '--dsn');
+  if (opts.dsn) return parse(dsnFlag(opts.dsn)!, opts.dsn === '-' ? 'the environment' : '--dsn');
   const g = globals(cmd);
   const path = opts.allowConfig === false ? undefined : configPath(g, false);
   if (path) {

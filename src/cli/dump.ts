@@ -9,6 +9,7 @@ import { backupKey, namingOf } from '../jobs/naming.js';
 import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
+import { dsnFlag } from './dsn-source.js';
 import { UsageError } from '../util/errors.js';
 import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
@@ -30,7 +31,7 @@ export function register(program: Command): void {
     .command('dump')
     .description('run the dump jobs of a config once (or a one-off dump with --dsn and --to)')
     .option('--job <name...>', 'run only these jobs (repeatable)')
-    .option('--dsn <dsn>', 'one-off dump: database DSN (Go-driver form or mysql:// / postgres:// URL); prefer ${VAR} in a config for passwords')
+    .option('--dsn <dsn>', 'one-off dump: database DSN (Go-driver form or mysql:// / postgres:// URL); "-" reads it from ONEDUMP_DSN (or DATABASE_DSN), keeping a password out of the process list')
     .option('--to <url...>', 'one-off dump: destination file URL(s) or path(s)')
     .addOption(new Option('--driver <driver>', 'one-off dump: dumper').choices(['mysql', 'mysqldump', 'postgresql', 'pgdump']))
     .option('--gzip', 'one-off dump: gzip the output')
@@ -42,7 +43,7 @@ export function register(program: Command): void {
       'onedump dump -c jobs.yml                      run every job once',
       'onedump dump -c jobs.yml --job app --json     run one job, JSON result on stdout',
       'onedump dump -c jobs.yml --dry-run            print the plan, touch nothing',
-      'DB_DSN=... onedump dump --dsn "$DB_DSN" --driver mysqldump --to /backups/app.sql --gzip',
+      'ONEDUMP_DSN="app:$PW@tcp(db:3306)/app" onedump dump --dsn - --driver mysqldump --to /backups/app.sql --gzip',
       'onedump -f jobs.yml                           the Go tool\'s form',
     ),
   );
@@ -73,6 +74,7 @@ function oneOffConfig(flags: DumpFlags): LoadedConfig {
 
 export async function runDumpCommand(flags: DumpFlags): Promise<number> {
   const log = loggerFor(flags);
+  if (flags.dsn) flags = { ...flags, dsn: dsnFlag(flags.dsn) };
   let loaded: LoadedConfig;
   let prepared: PreparedJob[];
   if (flags.dsn) {

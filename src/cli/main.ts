@@ -13,6 +13,7 @@ import { register as registerDownload } from './download.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
+import { hideArgvSecrets } from './argv-secrets.js';
 import { VERSION } from '../version.js';
 
 interface RootFlags extends DumpFlags {
@@ -101,6 +102,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  const warning = hideArgvSecrets(argv);
+  if (warning) process.stderr.write(warning + '\n');
   const program = buildProgram();
   process.on('exit', removeSecretFiles);
   try {

@@ -54,7 +54,8 @@ describe('dump and restore from the command line', () => {
     expect(r.stdout + r.stderr).not.toContain('bad-cli-secret');
 
     const target = uniqueName('cli_dst');
-    const rr = await cli(['restore', '--from', join(dir, 'good.sql.gz'), '--dsn', m.dsn(), '--target-db', target]);
+    // The DSN (with its password) from the environment: nothing on stderr, not even the warning about argv passwords.
+    const rr = await cli(['restore', '--from', join(dir, 'good.sql.gz'), '--dsn', '-', '--target-db', target], { ONEDUMP_RESTORE_DSN: m.dsn() });
     expect(rr.stderr).toBe('');
     expect(rr.code).toBe(0);
     const [rows] = (await c.query(`SELECT s FROM ${target}.t ORDER BY id`)) as unknown as [Array<{ s: string }>];

@@ -149,7 +149,7 @@ describe('binlog sync', () => {
     const first = join(binlogDir(), 'mysql-bin.000001');
     renameSync(first, first + '.away');
     try {
-      const r = await runCli(['binlog', 'sync', '--dsn', db.dsn(), '--to', join(work, 'nowhere') + '/']);
+      const r = await runCli(['binlog', 'sync', '--dsn', '-', '--to', join(work, 'nowhere') + '/'], { env: { ONEDUMP_DSN: db.dsn() } });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/binlog .*mysql-bin\.000001 is not on this machine; run binlog sync on the database server itself/);
       expect(r.stderr.trim().split('\n').length).toBe(1);
