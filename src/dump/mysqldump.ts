@@ -1,10 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
-import { createSecretFile } from '../util/secret-file.js';
-import { runDumpProcess } from './process.js';
-import { classifyToolError } from './classify.js';
-import { remoteDumpCommand, runRemoteDump } from './remote.js';
+import { runToolDump } from './tool.js';
 
 /**
  * Options the job gets when it sets none: a consistent, restorable dump (one snapshot, rows streamed, routines,
@@ -60,31 +57,17 @@ export class MysqldumpDumper implements Dumper {
     return args;
   }
 
-  async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const label = 'mysqldump';
-    try {
-      if (ctx.job.sshhost) {
-        await runRemoteDump({
-          job: ctx.job,
-          log: ctx.log,
-          label,
-          tool: this.binary,
-          command: remoteDumpCommand(this.binary, ['--defaults-extra-file={CRED}', ...this.args(ctx.job)]),
-          secret: clientDefaults(this.dsn),
-          out,
-          signal: ctx.signal,
-        });
-        return {};
-      }
-      const cred = createSecretFile('my.cnf', clientDefaults(this.dsn));
-      try {
-        await runDumpProcess({ label, command: this.binary, args: [`--defaults-extra-file=${cred.path}`, ...this.args(ctx.job)], signal: ctx.signal, out });
-      } finally {
-        cred.remove();
-      }
-    } catch (err) {
-      throw classifyToolError(err, ctx.job.name);
-    }
-    return {};
+  dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
+    return runToolDump(
+      {
+        label: 'mysqldump',
+        binary: this.binary,
+        secret: { kind: 'my.cnf', content: clientDefaults(this.dsn) },
+        // --defaults-extra-file must come first.
+        args: (cred) => [`--defaults-extra-file=${cred}`, ...this.args(ctx.job)],
+      },
+      out,
+      ctx,
+    );
   }
 }

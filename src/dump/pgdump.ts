@@ -1,10 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
-import { createSecretFile } from '../util/secret-file.js';
-import { runDumpProcess } from './process.js';
-import { classifyToolError } from './classify.js';
-import { remoteDumpCommand, runRemoteDump } from './remote.js';
+import { runToolDump } from './tool.js';
 
 /** .pgpass escaping: backslash and colon. */
 function pgpassField(v: string): string {
@@ -51,11 +48,6 @@ export function pgpassLine(dsn: ParsedDsn): string {
   return `*:*:*:${pgpassField(dsn.user || '*')}:${pgpassField(dsn.password ?? '')}\n`;
 }
 
-/** libpq variables for a remote run: everything libpqEnv sets except the inherited environment. */
-function remoteEnv(dsn: ParsedDsn): Record<string, string> {
-  return libpqVars(dsn, '{CRED}');
-}
-
 /** pg_dump locally or on the job's SSH host; the password goes in a 0600 passfile (PGPASSFILE), never argv or env. */
 export class PgDumpDumper implements Dumper {
   readonly name = 'pg_dump';
@@ -71,31 +63,18 @@ export class PgDumpDumper implements Dumper {
     return args;
   }
 
-  async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
-    const label = 'pg_dump';
-    try {
-      if (ctx.job.sshhost) {
-        await runRemoteDump({
-          job: ctx.job,
-          log: ctx.log,
-          label,
-          tool: this.binary,
-          command: remoteDumpCommand(this.binary, this.args(ctx.job), remoteEnv(this.dsn)),
-          secret: pgpassLine(this.dsn),
-          out,
-          signal: ctx.signal,
-        });
-        return {};
-      }
-      const pass = this.dsn.password !== undefined ? createSecretFile('pgpass', pgpassLine(this.dsn)) : undefined;
-      try {
-        await runDumpProcess({ label, command: this.binary, args: this.args(ctx.job), env: libpqEnv(this.dsn, pass?.path), signal: ctx.signal, out });
-      } finally {
-        pass?.remove();
-      }
-    } catch (err) {
-      throw classifyToolError(err, ctx.job.name);
-    }
-    return {};
+  dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
+    return runToolDump(
+      {
+        label: 'pg_dump',
+        binary: this.binary,
+        secret: this.dsn.password !== undefined ? { kind: 'pgpass', content: pgpassLine(this.dsn) } : undefined,
+        args: () => this.args(ctx.job),
+        env: (cred) => libpqEnv(this.dsn, cred),
+        remoteEnv: (cred) => libpqVars(this.dsn, cred),
+      },
+      out,
+      ctx,
+    );
   }
 }
