@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { readInChunks } from './chunks.js';
 
 /**
  * Dropbox through an app's refresh token.
@@ -275,9 +276,7 @@ export class DropboxStorage implements Storage {
     const whole = new DropboxContentHasher();
     const sha = createHash('sha256');
     const buf = Buffer.allocUnsafe(this.chunkSize);
-    let fill = 0;
     let acked = 0;
-    let total = 0;
 
     /** Appends buf[0, len) at absolute offset `start`, resuming at Dropbox's offset when it differs. */
     const append = (start: number, len: number) => {
@@ -315,24 +314,19 @@ export class DropboxStorage implements Storage {
       );
     };
 
-    for await (const chunk of body) {
-      let p: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      whole.update(p);
-      sha.update(p);
-      total += p.length;
-      while (p.length) {
-        const n = Math.min(p.length, this.chunkSize - fill);
-        p.copy(buf, fill, 0, n);
-        fill += n;
-        p = p.subarray(n);
-        if (fill === this.chunkSize) {
-          await append(acked, fill);
-          acked += fill;
-          opts.onProgress?.(acked);
-          fill = 0;
-        }
-      }
-    }
+    const { total, fill } = await readInChunks(
+      body,
+      buf,
+      (p) => {
+        whole.update(p);
+        sha.update(p);
+      },
+      async () => {
+        await append(acked, buf.length);
+        acked += buf.length;
+        opts.onProgress?.(acked);
+      },
+    );
     signal?.throwIfAborted();
     const localHash = whole.digest();
     const localSha = sha.digest('hex');

@@ -8,6 +8,7 @@ import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { readInChunks } from './chunks.js';
 
 /**
  * Google Drive through a service account.
@@ -286,9 +287,7 @@ export class GDriveStorage implements Storage {
     const md5 = createHash('md5');
     const sha = createHash('sha256');
     const buf = Buffer.allocUnsafe(this.chunkSize);
-    let fill = 0;
     let acked = 0;
-    let total = 0;
 
     /** Sends buf[0, len) which starts at absolute offset `start`; resumes from the session's offset after a fault. */
     const sendChunk = async (start: number, len: number, last: boolean): Promise<DriveFileMeta | undefined> => {
@@ -337,23 +336,18 @@ export class GDriveStorage implements Storage {
       );
     };
 
-    for await (const chunk of body) {
-      let p: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      md5.update(p);
-      sha.update(p);
-      total += p.length;
-      while (p.length) {
-        const n = Math.min(p.length, this.chunkSize - fill);
-        p.copy(buf, fill, 0, n);
-        fill += n;
-        p = p.subarray(n);
-        if (fill === this.chunkSize) {
-          await sendChunk(acked, fill, false);
-          acked += fill;
-          fill = 0;
-        }
-      }
-    }
+    const { total, fill } = await readInChunks(
+      body,
+      buf,
+      (p) => {
+        md5.update(p);
+        sha.update(p);
+      },
+      async () => {
+        await sendChunk(acked, buf.length, false);
+        acked += buf.length;
+      },
+    );
     signal?.throwIfAborted();
     const done = await sendChunk(acked, fill, true);
     if (!done?.id) throw new PermanentError(`Google Drive: the upload of ${this.describe(key)} ended without a file; run the job again.`);
