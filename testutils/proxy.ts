@@ -1,4 +1,5 @@
 import { createServer, connect, type Socket, type Server } from 'node:net';
+import { freePort } from './ports.js';
 
 export interface CutProxyOptions {
   /**
@@ -6,6 +7,8 @@ export interface CutProxyOptions {
    * the bytes up to the offset are forwarded, then both sides are reset. Each offset cuts once.
    */
   cutAfter?: number[];
+  /** Start with the port reserved but closed (connections refused) until accept(). */
+  refusing?: boolean;
 }
 
 export interface CutProxy {
@@ -21,13 +24,20 @@ export interface CutProxy {
   cutAt(...offsets: number[]): void;
   /** Cuts every open connection now. */
   cutAll(): void;
+  /** Stops listening: new connections are refused (ECONNREFUSED) and open ones are cut. */
+  refuse(): Promise<void>;
+  /** Listens (again, on the same port) and forwards to the target. */
+  accept(): Promise<void>;
   /** Stops forwarding client→server bytes (a stalled network) until resume(). */
   hold(): void;
   resume(): void;
   close(): Promise<void>;
 }
 
-/** A loopback TCP proxy to `target` that cuts connections after given numbers of bytes, to test resume and retries. */
+/**
+ * A loopback TCP proxy to `target` for fault injection: it cuts connections after given numbers of bytes, stalls
+ * them, or refuses connections for a while, to test resume and retries.
+ */
 export async function startCutProxy(target: { host: string; port: number }, opts: CutProxyOptions = {}): Promise<CutProxy> {
   let pending = [...(opts.cutAfter ?? [])].sort((a, b) => a - b);
   let bytesUp = 0;
@@ -42,7 +52,7 @@ export async function startCutProxy(target: { host: string; port: number }, opts
     upstream.destroy();
   };
 
-  const server: Server = createServer((client) => {
+  const onConnection = (client: Socket) => {
     connections++;
     client.setNoDelay(true);
     const upstream = connect({ host: target.host, port: target.port });
@@ -88,16 +98,41 @@ export async function startCutProxy(target: { host: string; port: number }, opts
     upstream.on('error', done);
     client.on('close', done);
     upstream.on('close', done);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (!addr || typeof addr !== 'object') throw new Error('the cut proxy did not get a port');
+  };
+  let server: Server | undefined;
+  let port = 0;
+  const listen = async () => {
+    if (server) return;
+    const s = createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    const addr = s.address();
+    if (!addr || typeof addr !== 'object') throw new Error('the cut proxy did not get a port');
+    port = addr.port;
+    server = s;
+  };
+  const cutAll = () => {
+    for (const c of open) {
+      const peer = (c as Socket & { _peer?: Socket })._peer;
+      if (peer) cut(c, peer);
+      else c.resetAndDestroy();
+    }
+  };
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    cutAll();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  if (opts.refusing) port = await freePort();
+  else await listen();
   return {
     host: '127.0.0.1',
-    port: addr.port,
+    get port() {
+      return port;
+    },
     get bytesUp() {
       return bytesUp;
     },
@@ -111,13 +146,9 @@ export async function startCutProxy(target: { host: string; port: number }, opts
     cutAt(...offsets: number[]) {
       pending = [...pending, ...offsets].sort((a, b) => a - b);
     },
-    cutAll() {
-      for (const c of open) {
-        const peer = (c as Socket & { _peer?: Socket })._peer;
-        if (peer) cut(c, peer);
-        else c.resetAndDestroy();
-      }
-    },
+    cutAll,
+    refuse: stop,
+    accept: listen,
     hold() {
       held = true;
       for (const c of open) c.pause();
@@ -128,7 +159,9 @@ export async function startCutProxy(target: { host: string; port: number }, opts
     },
     async close() {
       for (const c of open) c.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const s = server;
+      server = undefined;
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
     },
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
-import { startTcpProxy, type TcpProxy } from '../../testutils/tcp-proxy.js';
+import { startCutProxy, type CutProxy } from '../../testutils/proxy.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { runJobs } from '../../src/jobs/runner.js';
 import { startDaemon } from '../../testutils/daemon-process.js';
@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 
 const db = sharedMariaDB();
 const DB = uniqueName('retry');
-let proxy: TcpProxy;
+let proxy: CutProxy;
 
 beforeAll(async () => {
   const c = await db.connect();
@@ -45,7 +45,7 @@ const job = (name: string, port: number, dir: string, extra = '') =>
 describe('retries with the default policy', () => {
   it('a database that refuses connections for 10 s, then recovers: the job succeeds on retry soon after recovery', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-retry-'));
-    proxy = await startTcpProxy(db.host, db.port, { refusing: true });
+    proxy = await startCutProxy({ host: db.host, port: db.port }, { refusing: true });
     const loaded = parseConfigText(`jobs:\n${job('flaky', proxy.port, dir)}`, 'test.yml', {});
     const { log, lines } = capturingLogger();
     const started = Date.now();
@@ -86,7 +86,7 @@ describe('retries with the default policy', () => {
 
   it('a per-job retry: section bounds the attempts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-retry-'));
-    const closed = await startTcpProxy(db.host, db.port, { refusing: true });
+    const closed = await startCutProxy({ host: db.host, port: db.port }, { refusing: true });
     const loaded = parseConfigText(
       `jobs:\n${job('bounded', closed.port, dir, '    retry: { attempts: 3, initial: 100ms, max: 200ms }\n')}`,
       'test.yml',
@@ -104,7 +104,7 @@ describe('retries with the default policy', () => {
 describe('retries in the daemon', () => {
   it('a database down for 10 s: the scheduled run recovers on retry, and /healthz and /metrics say so', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-retry-'));
-    const down = await startTcpProxy(db.host, db.port, { refusing: true });
+    const down = await startCutProxy({ host: db.host, port: db.port }, { refusing: true });
     const config = join(dir, 'jobs.yml');
     writeFileSync(config, `jobs:\n${job('nightly', down.port, dir, '    schedule: 1h\n')}`);
     const healthPort = await freePort();
