@@ -1,4 +1,4 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { ParsedDsn } from '../config/dsn.js';
 import { describeDsn } from '../config/dsn.js';
 import { OnedumpError } from '../util/errors.js';
@@ -7,7 +7,8 @@ import { OnedumpError } from '../util/errors.js';
 export async function connectMysql(dsn: ParsedDsn, opts: { multipleStatements?: boolean } = {}): Promise<mysql.Connection> {
   if (dsn.engine !== 'mysql') throw new OnedumpError('this command needs a MySQL or MariaDB DSN, not a PostgreSQL one.', { exitCode: 2 });
   try {
-    return await mysql.createConnection({
+    const { createConnection } = await import('mysql2/promise');
+    return await createConnection({
       host: dsn.socket ? undefined : dsn.host,
       port: dsn.socket ? undefined : dsn.port,
       socketPath: dsn.socket,

@@ -1,5 +1,4 @@
 import { configPath, loadConfigFor, loggerFor, type GlobalOptions } from './common.js';
-import { Daemon } from '../jobs/daemon.js';
 import { startHealthServer } from '../jobs/health.js';
 import { describeSchedule, jobSchedules, Scheduler } from '../jobs/scheduler.js';
 import { selectJobs } from '../jobs/runner.js';
@@ -37,6 +36,8 @@ export async function runDaemonCommand(flags: DaemonFlags): Promise<number> {
   const path = configPath(flags) as string;
   const loaded = await loadConfigFor(path);
   const notifiersFor = (l: typeof loaded) => [new ConsoleNotifier(log), ...createNotifiers(l.config, log)];
+  // The daemon (and prom-client for its metrics) loads only when a daemon runs.
+  const { Daemon } = await import('../jobs/daemon.js');
   const daemon = new Daemon(loaded, { log, notifiersFor, jobNames: flags.job, cronOverride: flags.cron });
 
   if (flags.dryRun) {

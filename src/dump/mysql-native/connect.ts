@@ -1,4 +1,3 @@
-import mysql from 'mysql2';
 import type { Connection, ConnectionOptions } from 'mysql2';
 import type { ParsedDsn } from '../../config/dsn.js';
 import type { JobConfig } from '../../config/schema.js';
@@ -75,6 +74,8 @@ export async function connectNative(dsn: ParsedDsn, job: JobConfig, log: Logger,
     base.host = dsn.host;
     base.port = dsn.port;
   }
+  // Loaded on first use: commands that never talk to MySQL do not pay for the driver at start-up.
+  const { default: mysql } = await import('mysql2');
   const conn = mysql.createConnection(base);
   try {
     await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
