@@ -1,19 +1,7 @@
 import { Readable, addAbortSignal } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type StorageClass,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
 import { str, secret, described, bool, posInt } from '../config/fields.js';
 import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage, isTransient } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
@@ -22,6 +10,20 @@ import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
 
 const MiB = 1024 * 1024;
+
+/**
+ * The AWS SDK loads on the first S3 operation, not at start-up: it costs ~80 ms to import, which every other command
+ * (slow, dump to disk, config validate) would otherwise pay.
+ */
+type Sdk = typeof import('@aws-sdk/client-s3');
+let S!: Sdk;
+let sdkLoading: Promise<void> | undefined;
+function loadSdk(): Promise<void> {
+  sdkLoading ??= import('@aws-sdk/client-s3').then((m) => {
+    S = m;
+  });
+  return sdkLoading;
+}
 /** S3's limits: parts of at least 5 MiB (but the last), at most 5 GiB, at most 10,000 of them. */
 const MIN_PART = 5 * MiB;
 const MAX_PART = 5 * 1024 * MiB;
@@ -71,7 +73,9 @@ export interface S3UploadStats {
  */
 export class S3Storage implements Storage {
   readonly kind = 's3';
-  readonly client: S3Client;
+  private client!: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private clientReady?: Promise<void>;
   readonly bucket: string;
   readonly prefix: string;
   readonly retryPolicy: RetryPolicy;
@@ -90,7 +94,7 @@ export class S3Storage implements Storage {
     this.retryPolicy = { ...DEFAULT_RETRY, ...cfg.retryPolicy };
     // The SDK warns on every run under Node 20 that future releases need Node 22; users cannot act on that.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client({
+    this.clientConfig = {
       region: cfg.region ?? (cfg.endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION ? 'us-east-1' : undefined),
       endpoint: cfg.endpoint,
       forcePathStyle: cfg.forcePathStyle,
@@ -101,7 +105,21 @@ export class S3Storage implements Storage {
       maxAttempts: 1,
       // Enough sockets for sync --parallel 10 of single-part files, or one upload's parts in flight plus a few.
       requestHandler: { connectionTimeout: 15_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) }, httpsAgent: { keepAlive: true, maxSockets: Math.max(16, this.queueSize + 4) } },
+    };
+  }
+
+  /** Loads the SDK and creates the client on first use. */
+  private ready(): Promise<void> {
+    this.clientReady ??= loadSdk().then(() => {
+      this.client = new S.S3Client(this.clientConfig);
     });
+    return this.clientReady;
+  }
+
+  /** The SDK client (created on first use), e.g. to add middleware. */
+  async sdkClient(): Promise<S3Client> {
+    await this.ready();
+    return this.client;
   }
 
   describe(key?: string): string {
@@ -181,6 +199,7 @@ export class S3Storage implements Storage {
   }
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
+    await this.ready();
     const Key = this.full(key);
     const where = this.describe(key);
     const outer = opts.signal;
@@ -213,7 +232,7 @@ export class S3Storage implements Storage {
           stats.partAttempts++;
           stats.bytesSent += data.length;
           const res = await this.client.send(
-            new UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length, ContentMD5: md5.toString('base64') }),
+            new S.UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length, ContentMD5: md5.toString('base64') }),
             { abortSignal: s },
           );
           return res.ETag ?? '';
@@ -269,7 +288,7 @@ export class S3Storage implements Storage {
             pending = rest.length ? [rest] : [];
             pendingLen = rest.length;
             if (uploadId === undefined) {
-              const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
+              const res = await this.retried('start a multipart upload to', key, (s) => this.client.send(new S.CreateMultipartUploadCommand(common), { abortSignal: s }), signal);
               if (!res.UploadId) throw new PermanentError(`s3 storage: ${where} did not return an upload id.`);
               uploadId = res.UploadId;
             }
@@ -301,7 +320,7 @@ export class S3Storage implements Storage {
           async (s) => {
             stats.partAttempts++;
             stats.bytesSent += single!.length;
-            return this.client.send(new PutObjectCommand({ ...common, Body: single, ContentLength: single!.length, ContentMD5: md5.toString('base64') }), { abortSignal: s });
+            return this.client.send(new S.PutObjectCommand({ ...common, Body: single, ContentLength: single!.length, ContentMD5: md5.toString('base64') }), { abortSignal: s });
           },
           signal,
         );
@@ -327,7 +346,7 @@ export class S3Storage implements Storage {
           key,
           (s) =>
             this.client.send(
-              new CompleteMultipartUploadCommand({
+              new S.CompleteMultipartUploadCommand({
                 Bucket: this.bucket,
                 Key,
                 UploadId: uploadId,
@@ -353,7 +372,7 @@ export class S3Storage implements Storage {
   private async abortUpload(Key: string, UploadId: string, where: string, cancelled: boolean): Promise<void> {
     try {
       // Bounded: a cancelled job must not wait long on a stalled connection for the clean-up.
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(cancelled ? 1_000 : 10_000) });
+      await this.client.send(new S.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(cancelled ? 1_000 : 10_000) });
     } catch (err) {
       // The original failure is what the user needs; an unaborted upload only costs storage until a lifecycle rule.
       this.cfg.log?.warn(`s3 storage: could not abort the multipart upload of ${where} (${errorMessage(err)}); a bucket lifecycle rule for incomplete uploads cleans it up.`);
@@ -366,7 +385,7 @@ export class S3Storage implements Storage {
    * Content-MD5 every part carried, which the store checked on arrival.
    */
   private async verify(key: string, size: number, expectedEtag: string, signal?: AbortSignal): Promise<StoredObject> {
-    const head = await this.retried('check', key, (s) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }), signal);
+    const head = await this.retried('check', key, (s) => this.client.send(new S.HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: s }), signal);
     const etag = (head.ETag ?? '').replace(/"/g, '');
     if (head.ContentLength !== size) throw await this.badObject(key, `${head.ContentLength} bytes stored, ${size} sent`);
     const kms = head.ServerSideEncryption === 'aws:kms' || head.ServerSideEncryption === 'aws:kms:dsse' || head.SSECustomerAlgorithm;
@@ -382,14 +401,15 @@ export class S3Storage implements Storage {
 
   /** Deletes an object that failed verification and returns the error to throw. */
   private async badObject(key: string, why: string): Promise<PermanentError> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
+    await this.client.send(new S.DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
     return new PermanentError(`s3 storage: ${this.describe(key)} failed verification after upload (${why}); the object was deleted, run the job again.`);
   }
 
   async get(key: string, opts: { signal?: AbortSignal; start?: number } = {}): Promise<Readable> {
+    await this.ready();
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range: opts.start ? `bytes=${opts.start}-` : undefined }),
+        new S.GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range: opts.start ? `bytes=${opts.start}-` : undefined }),
         { abortSignal: opts.signal },
       );
       return res.Body as Readable;
@@ -404,11 +424,12 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    await this.ready();
     let token: string | undefined;
     do {
       const page = await this.send('list', prefix, () =>
         this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token, MaxKeys: this.cfg.listPageSize ?? 1000 }),
+          new S.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.full(prefix), ContinuationToken: token, MaxKeys: this.cfg.listPageSize ?? 1000 }),
         ),
       );
       for (const o of page.Contents ?? []) {
@@ -421,15 +442,16 @@ export class S3Storage implements Storage {
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
+    await this.ready();
     try {
-      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      const h = await this.client.send(new S.HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
       const etag = h.ETag?.replace(/"/g, '');
       return { key, size: h.ContentLength ?? 0, modified: h.LastModified, hash: etag ? { algorithm: 'etag', value: etag } : undefined };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       // HEAD has no body, so a missing bucket also looks like 404 NotFound; the listing tells them apart.
       if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) {
-        await this.send('list', key, () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, Prefix: this.full(key) })));
+        await this.send('list', key, () => this.client.send(new S.ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, Prefix: this.full(key) })));
         return undefined;
       }
       throw this.fail(err, 'stat', key);
@@ -437,11 +459,13 @@ export class S3Storage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await this.send('delete', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })));
+    await this.ready();
+    await this.send('delete', key, () => this.client.send(new S.DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })));
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    // Only a client that was created has sockets to close.
+    if (this.clientReady) await this.clientReady.then(() => this.client.destroy(), () => undefined);
   }
 }
 

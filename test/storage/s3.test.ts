@@ -144,7 +144,7 @@ describe('s3 storage', () => {
   it('fails verification when the server stores something else, and deletes the bad object', async () => {
     const st = storage();
     // A store that lost bytes: the HEAD after a multipart upload reports a wrong size.
-    st.client.middlewareStack.add(
+    (await st.sdkClient()).middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
         if (context.commandName === 'HeadObjectCommand') (out.output as { ContentLength?: number }).ContentLength = 1;
@@ -163,7 +163,7 @@ describe('s3 storage', () => {
 
   it('fails verification on an ETag that is not the MD5 of what was sent', async () => {
     const st = storage();
-    st.client.middlewareStack.add(
+    (await st.sdkClient()).middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
         if (context.commandName === 'PutObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef"';
@@ -177,7 +177,7 @@ describe('s3 storage', () => {
 
   it('fails verification on a multipart ETag that is not the MD5 of the parts\' MD5s', async () => {
     const st = storage();
-    st.client.middlewareStack.add(
+    (await st.sdkClient()).middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
         if (context.commandName === 'HeadObjectCommand') (out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef-2"';
@@ -191,7 +191,7 @@ describe('s3 storage', () => {
   it('a single-part upload makes no HeadObject request and still reports size and hash; multipart still checks with one', async () => {
     const st = storage();
     const commands: string[] = [];
-    st.client.middlewareStack.add(
+    (await st.sdkClient()).middlewareStack.add(
       (next, context) => async (args) => {
         commands.push(context.commandName ?? '?');
         return next(args);
