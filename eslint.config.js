@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   { files: ['bin/**', 'bench/**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   {
-    files: ['scripts/import-meta-url-shim.js', '**/*.cjs'],
+    files: ['scripts/import-meta-url-shim.js', 'scripts/sea-sshcrypto.js', '**/*.cjs'],
     languageOptions: { globals: { require: 'readonly', __filename: 'readonly', process: 'readonly', console: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
