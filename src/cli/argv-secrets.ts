@@ -4,10 +4,11 @@ import { registerSecret } from '../util/redact.js';
 const MASK = 'xxxxx';
 
 /**
- * Passwords given on the command line (`--dsn user:pw@…`, the Go tool's `-s/--aws-secret`) can be read by every user of the machine from the process
- * list. Like the mysql client, onedump overwrites them there as soon as it starts (process.title rewrites the
- * command line on Linux and macOS), registers them for redaction, and returns a warning to print: only
- * `--dsn -` (from the environment) or a config file keep them out of the process list from the first instant.
+ * Passwords given on the command line (`--dsn user:pw@…`, the Go tool's `-s/--aws-secret`) can be read by every
+ * user of the machine from the process list. Like the mysql client, onedump overwrites them there as soon as it
+ * starts (process.title rewrites the command line on Linux and macOS), registers them for redaction, and returns a
+ * warning to print: only `--dsn -` (from the environment) or a config file keep them out of the process list from
+ * the first instant.
  */
 export function hideArgvSecrets(argv: string[]): string | undefined {
   const args = argv.slice(2);
