@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { storageFromUrl } from '../storage/registry.js';
 import { OnedumpError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { splitBinlogName } from './files.js';
+import { mkdirs } from '../util/mkdirs.js';
 
 export interface FetchResult {
   downloaded: string[];
@@ -20,7 +21,7 @@ export async function fetchBinlogs(url: string, dir: string, log: Logger = silen
   const folderUrl = url.endsWith('/') ? url : `${url}/`;
   const { storage, key } = storageFromUrl(folderUrl, { log });
   const prefix = key && !key.endsWith('/') ? `${key}/` : key;
-  await mkdir(dir, { recursive: true });
+  await mkdirs(dir);
   const result: FetchResult = { downloaded: [], skipped: [] };
   try {
     const wanted: Array<{ key: string; name: string; size: number }> = [];

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor } from './common.js';
 import { configJsonSchema } from '../config/json-schema.js';
 import { defaultKeyFile, encryptSecret, loadKeyMaterial } from '../config/secrets.js';
 import { UsageError } from '../util/errors.js';
+import { mkdirsSync } from '../util/mkdirs.js';
 
 export function register(program: Command): void {
   const config = program.command('config').description('check a config, print its JSON Schema, encrypt a secret value');
@@ -55,7 +56,7 @@ export function register(program: Command): void {
       if (opts.generateKey) {
         const file = process.env.ONEDUMP_SECRET_KEY_FILE ?? defaultKeyFile();
         if (!existsSync(file)) {
-          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+          mkdirsSync(dirname(file), 0o700);
           writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
           process.stderr.write(`created key file ${file} (mode 0600); back it up: configs cannot be decrypted without it\n`);
         }

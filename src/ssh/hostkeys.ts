@@ -1,8 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PermanentError } from '../util/errors.js';
+import { mkdirsSync } from '../util/mkdirs.js';
 
 /** `SHA256:base64` (no padding), the form `ssh-keygen -lf` and OpenSSH print. */
 export function fingerprintSha256(keyBlob: Buffer): string {
@@ -128,7 +129,7 @@ export function checkHostKey(policy: HostKeyPolicy, keyBlob: Buffer): void {
       `The SSH host key of ${where} has changed: it presented ${type} ${fp} but ${first.file}:${first.line} has a different key; refusing to connect (if the change is expected, remove that line or pin the new key with sshhostkey).`,
     );
   }
-  mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
+  mkdirsSync(dirname(own), 0o700);
   appendFileSync(own, `${name} ${type} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
   policy.onRecorded?.(`SSH host ${where} was not known; recorded its ${type} key ${fp} in ${own} (first use)`);
 }

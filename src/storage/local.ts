@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import { str, described } from '../config/fields.js';
 import { PermanentError } from '../util/errors.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
 import type { StorageBackend } from './backend.js';
+import { mkdirs } from '../util/mkdirs.js';
 
 export function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
@@ -43,7 +44,7 @@ export class LocalStorage implements Storage {
     const finalPath = this.pathOf(key);
     const partial = finalPath + PARTIAL;
     try {
-      await mkdir(dirname(finalPath), { recursive: true });
+      await mkdirs(dirname(finalPath));
     } catch (err) {
       throw new PermanentError(`local storage: cannot create folder ${dirname(finalPath)}: ${(err as Error).message}.`, { cause: err });
     }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
+import { open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -9,6 +9,7 @@ import type { Logger } from '../util/logger.js';
 import { retry, DEFAULT_RETRY } from '../util/retry.js';
 import { mapSettled } from '../util/concurrency.js';
 import { errorMessage, PermanentError, TransientError } from '../util/errors.js';
+import { mkdirs } from '../util/mkdirs.js';
 
 export interface DownloadOptions {
   storage: Storage;
@@ -172,7 +173,7 @@ export async function runDownload(opts: DownloadOptions): Promise<DownloadResult
 async function downloadOne(item: DownloadItem, opts: DownloadOptions): Promise<void> {
   const partial = item.path + '.partial';
   try {
-    await mkdir(dirname(item.path), { recursive: true });
+    await mkdirs(dirname(item.path));
   } catch (err) {
     throw new PermanentError(`cannot create folder ${dirname(item.path)}: ${(err as Error).message}`, { cause: err });
   }
