@@ -20,13 +20,12 @@ cp -r node_modules/ssh2/lib/protocol/crypto dist/sshcrypto-build
 rm -rf dist/sshcrypto-build/build
 # node-gyp ships with npm.
 gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-build_binding() {
-  [ -f "$gyp" ] && (cd dist/sshcrypto-build && NODE_PATH="$root/node_modules" node "$gyp" rebuild --nodedir="$nodedir" >build.log 2>&1) \
-    && "$node24" -e "process.dlopen({ exports: {} }, require('path').resolve('dist/sshcrypto-build/build/Release/sshcrypto.node'))" 2>>dist/sshcrypto-build/build.log
-}
-# The first build on a fresh checkout has produced a library that "did not self-register" (not understood yet; the
-# same build run again loads): one more try before going without.
-if build_binding || build_binding; then
+# Without npm's configuration: under `npm run`, npm_config_nodedir (here /usr, the system Node 20's headers) would
+# win over --nodedir and give a library Node 24 refuses ("Module did not self-register").
+clean_env=(env)
+for v in $(compgen -e | grep '^npm_config_' || true); do clean_env+=(-u "$v"); done
+if [ -f "$gyp" ] && (cd dist/sshcrypto-build && "${clean_env[@]}" NODE_PATH="$root/node_modules" node "$gyp" rebuild --nodedir="$nodedir" >build.log 2>&1) \
+  && "$node24" -e "process.dlopen({ exports: {} }, require('path').resolve('dist/sshcrypto-build/build/Release/sshcrypto.node'))" 2>>dist/sshcrypto-build/build.log; then
   cp dist/sshcrypto-build/build/Release/sshcrypto.node dist/sshcrypto.node
   assets=', "assets": { "sshcrypto.node": "dist/sshcrypto.node" }'
   # Point ssh2's require of its binding at the loader of the embedded copy (exactly one occurrence, or stop).
