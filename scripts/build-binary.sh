@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/onedump: one file that runs without Node.js or node_modules (a Node 24 single executable application).
-# Native addons (ssh2's optional crypto binding, cpu-features) stay external: their requires are in try/catch and
-# ssh2 falls back to its JavaScript implementation, so the executable needs no .node files.
+# Native addons stay out of the bundle (their requires are in try/catch, with JavaScript fallbacks); ssh2's crypto
+# binding is built for Node 24 and embedded as an asset (below). KEEP_SSHCRYPTO_BUILD=1 keeps its build folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
