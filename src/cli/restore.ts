@@ -14,6 +14,7 @@ import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import { registerSecret } from '../util/redact.js';
 import type { Logger } from '../util/logger.js';
+import { dsnFlag } from './dsn-source.js';
 
 const isUrl = (spec: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec) && !spec.startsWith('file://');
 
@@ -81,8 +82,8 @@ export function register(program: Command): void {
 
 export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
   const log = loggerFor(flags);
-  const dsnText = flags.dsn === '-' || !flags.dsn ? process.env.ONEDUMP_RESTORE_DSN : flags.dsn;
-  if (!dsnText) throw new UsageError('--dsn is required (or --dsn - with ONEDUMP_RESTORE_DSN set).');
+  // `--dsn -` (or no --dsn) reads ONEDUMP_RESTORE_DSN: the database restored into is rarely the one dumped from.
+  const dsnText = dsnFlag(flags.dsn || '-', ['ONEDUMP_RESTORE_DSN'])!;
   let dsn;
   try {
     dsn = parseDsn(dsnText);
