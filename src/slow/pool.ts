@@ -9,7 +9,7 @@ import { SLOW_WORKER, type PartReply, type PartRequest } from './worker.js';
 
 /**
  * Threads used by default: one. On the 2-core machine of bench/slow.sh a second thread cut the wall
- * time by 15-25 % but raised peak RSS from ~130 MB to ~190-250 MB (each thread has its own heap and
+ * time by 15-30 % but raised peak RSS from ~130 MB to ~190-270 MB (each thread has its own heap and
  * its own lazily freed buffers), past the 200 MB budget; so more threads are asked for with --threads.
  */
 export function defaultThreads(): number {
