@@ -27,6 +27,11 @@ describe('native dumper pieces', () => {
     const row = [Buffer.from(`a'b"c\\d\0e\nf\rg\x1ah😀`), Buffer.from('-12.50'), Buffer.from([0, 255, 16]), Buffer.from([0x05]), null, Buffer.alloc(0)];
     sb.row(row, Uint8Array.from([KIND_QUOTED, KIND_NUMBER, KIND_HEX, KIND_BITS, KIND_QUOTED, KIND_HEX]), false);
     expect(sb.take().toString('utf8')).toBe(`('a\\'b\\"c\\\\d\\0e\\nf\\rg\\Zh😀',-12.50,0x00ff10,b'101',NULL,'')`);
+    // Escapes first, last, only, none, and after a long clean run (copied natively, then byte by byte).
+    const texts = ["'", "x'", "'x", 'plain', '', 'a'.repeat(100) + '\n' + 'b'.repeat(100) + '"', 'é'.repeat(40) + '\\'];
+    sb.row(texts.map((t) => Buffer.from(t)), new Uint8Array(texts.length).fill(KIND_QUOTED), false);
+    const escape = (t: string) => `'${t.replace(/[\\'"\n]/g, (c) => (c === '\n' ? '\\n' : '\\' + c))}'`;
+    expect(sb.take().toString('utf8')).toBe(`(${texts.map(escape).join(',')})`);
     const long = Buffer.alloc(300, 0xab);
     sb.hex(long);
     expect(sb.take().toString()).toBe('0x' + 'ab'.repeat(300));
