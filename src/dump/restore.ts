@@ -274,7 +274,9 @@ export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
       const cred = createSecretFile('my.cnf', clientDefaults(o.dsn));
       try {
         // --comments: the client strips comments by default, which would change stored-program bodies.
-        const base = [`--defaults-extra-file=${cred.path}`, '--default-character-set=utf8mb4', '--comments'];
+        // --max-allowed-packet: the client's own limit (16 MB by default) would refuse a statement holding a
+        // bigger value; the largest there is leaves the server's max_allowed_packet as the only limit.
+        const base = [`--defaults-extra-file=${cred.path}`, '--default-character-set=utf8mb4', '--comments', '--max-allowed-packet=1073741824'];
         let input: Readable = stream;
         // The named database may not exist yet (a fresh server, or --target-db): create it first.
         if (plan.database) await runClient({ command: plan.client, args: [...base, '-e', `CREATE DATABASE IF NOT EXISTS ${quoteIdent(plan.database)}`] }, undefined, o.signal, 'the mysql client');

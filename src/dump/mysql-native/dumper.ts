@@ -6,6 +6,7 @@ import { PermanentError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
 import { connectNative, mysqlError } from './connect.js';
 import type { NativeOptions } from './options.js';
+import { RAW_ROW, rawRowPackets } from './raw-rows.js';
 import { SqlBuffer, quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS } from './sql-buffer.js';
 
 const KIND_CODES = { number: KIND_NUMBER, quoted: KIND_QUOTED, hex: KIND_HEX, bits: KIND_BITS } as const;
@@ -378,6 +379,7 @@ export class NativeMysqlDumper implements Dumper {
     await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`, this.signal);
     const prefix = Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `);
     const kindCodes = Uint8Array.from(cols.map((c) => KIND_CODES[c.kind]));
+    const hasBits = kindCodes.includes(KIND_BITS);
     const limit = o.netBufferLength;
     let rows = 0;
     await new Promise<void>((resolve, reject) => {
@@ -413,11 +415,20 @@ export class NativeMysqlDumper implements Dumper {
         }
       };
       const query = conn.query({ sql: `SELECT ${cols.map((c) => c.expr).join(',')} FROM ${quoteIdent(db)}.${T}`, rowsAsArray: true, typeCast: false });
+      const packets = rawRowPackets(query);
       query.on('error', (err: Error) => fail(err));
       query.on('result', (row: unknown) => {
         if (failed) return;
         if (!inStatement) sb.raw(prefix);
-        sb.row(row as Array<Buffer | null>, kindCodes, inStatement);
+        if (row === RAW_ROW) {
+          const p = packets.current();
+          try {
+            sb.packetRow(p.buffer, p.offset, p.end, kindCodes, hasBits, inStatement);
+          } catch (err) {
+            fail(new PermanentError(`the server sent a malformed row (${db}.${table}, row ${rows + 1}: ${(err as Error).message}); the dump was stopped.`));
+            return;
+          }
+        } else sb.row(row as Array<Buffer | null>, kindCodes, inStatement);
         inStatement = true;
         rows++;
         if (sb.len >= limit) flush();

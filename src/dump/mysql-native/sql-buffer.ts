@@ -28,28 +28,32 @@ function copyBytes(out: Buffer, p: number, b: Buffer, from: number, to: number):
 
 const ESCAPED = [0x27, 0x22, 0x5c, 0x0a, 0x0d, 0x00, 0x1a];
 
-/** Index of the first byte of b that needs an escape, or b.length: seven native memchr calls beat a JS loop past ~50 bytes. */
-function firstEscape(b: Buffer): number {
-  let first = b.length;
+/**
+ * Index of the first byte of b[from, to) that needs an escape, or `to`: seven native memchr calls beat a JS loop
+ * past ~50 bytes.
+ */
+function firstEscape(b: Buffer, from: number, to: number): number {
+  const view = from === 0 && to === b.length ? b : b.subarray(from, to);
+  let first = to - from;
   for (let k = 0; k < ESCAPED.length; k++) {
-    const at = b.indexOf(ESCAPED[k]!);
+    const at = view.indexOf(ESCAPED[k]!);
     if (at >= 0 && at < first) first = at;
   }
-  return first;
+  return from + first;
 }
 
 /**
- * Most values need no escape: they are scanned first and then copied whole (natively when long); only a value
- * that holds an escapable byte is copied byte by byte from its first one. Half the time of escaping as it goes.
+ * '…' for b[from, to). Most values need no escape: they are scanned first and then copied whole (natively when
+ * long); only a value that holds an escapable byte is copied byte by byte from its first one. Half the time of
+ * escaping as it goes.
  */
-function writeQuoted(out: Buffer, p: number, b: Buffer): number {
+function writeQuoted(out: Buffer, p: number, b: Buffer, from: number, to: number): number {
   out[p++] = 0x27;
-  const n = b.length;
-  let i = 0;
-  if (n >= 64) i = firstEscape(b);
-  else while (i < n && ESC[b[i]!] === 0) i++;
-  p = copyBytes(out, p, b, 0, i);
-  for (; i < n; i++) {
+  let i = from;
+  if (to - from >= 64) i = firstEscape(b, from, to);
+  else while (i < to && ESC[b[i]!] === 0) i++;
+  p = copyBytes(out, p, b, from, i);
+  for (; i < to; i++) {
     const c = b[i]!;
     const e = ESC[c]!;
     if (e === 0) out[p++] = c;
@@ -62,21 +66,50 @@ function writeQuoted(out: Buffer, p: number, b: Buffer): number {
   return p;
 }
 
-function writeHex(out: Buffer, p: number, b: Buffer): number {
-  if (b.length === 0) {
+/** 0x… for b[from, to); '' when empty, as mysqldump writes. */
+function writeHex(out: Buffer, p: number, b: Buffer, from: number, to: number): number {
+  if (to === from) {
     out[p++] = 0x27;
     out[p++] = 0x27;
     return p;
   }
   out[p++] = 0x30;
   out[p++] = 0x78;
-  if (b.length > 64) return p + out.write(b.toString('hex'), p, 'latin1');
-  for (let i = 0; i < b.length; i++) {
+  if (to - from > 64) return p + out.write(b.toString('hex', from, to), p, 'latin1');
+  for (let i = from; i < to; i++) {
     const v = b[i]!;
     out[p++] = HEX[v >> 4]!;
     out[p++] = HEX[v & 15]!;
   }
   return p;
+}
+
+/** b'…' for BIT columns, as mysqldump writes them (no leading zeros; b'0' for zero). */
+function writeBits(out: Buffer, p: number, b: Buffer, from: number, to: number): number {
+  let s = '';
+  for (let i = from; i < to; i++) s += b[i]!.toString(2).padStart(8, '0');
+  s = s.replace(/^0+/, '') || '0';
+  return p + out.write(`b'${s}'`, p, 'latin1');
+}
+
+function writeNull(out: Buffer, p: number): number {
+  out[p++] = 0x4e;
+  out[p++] = 0x55;
+  out[p++] = 0x4c;
+  out[p++] = 0x4c;
+  return p;
+}
+
+function writeValue(out: Buffer, p: number, kind: number, b: Buffer, from: number, to: number): number {
+  if (kind === KIND_QUOTED) return writeQuoted(out, p, b, from, to);
+  if (kind === KIND_NUMBER) return copyBytes(out, p, b, from, to);
+  if (kind === KIND_HEX) return writeHex(out, p, b, from, to);
+  return writeBits(out, p, b, from, to);
+}
+
+/** Thrown when a row packet does not hold the values its result set announced. */
+export class RowPacketError extends Error {
+  override name = 'RowPacketError';
 }
 
 export class SqlBuffer {
@@ -114,13 +147,13 @@ export class SqlBuffer {
   /** '…' with mysqldump's escapes; input is the column value's bytes in the connection character set. */
   quoted(b: Buffer): void {
     this.ensure(b.length * 2 + 2);
-    this.len = writeQuoted(this.buf, this.len, b);
+    this.len = writeQuoted(this.buf, this.len, b, 0, b.length);
   }
 
   /** 0x… hex literal (mysqldump --hex-blob); '' for an empty value, as mysqldump writes. */
   hex(b: Buffer): void {
     this.ensure(b.length * 2 + 2);
-    this.len = writeHex(this.buf, this.len, b);
+    this.len = writeHex(this.buf, this.len, b, 0, b.length);
   }
 
   /**
@@ -143,33 +176,51 @@ export class SqlBuffer {
     for (let i = 0; i < n; i++) {
       if (i) out[p++] = 0x2c;
       const v = r[i];
-      if (v === null || v === undefined) {
-        out[p++] = 0x4e; // NULL
-        out[p++] = 0x55;
-        out[p++] = 0x4c;
-        out[p++] = 0x4c;
-        continue;
-      }
-      const k = kinds[i];
-      if (k === KIND_QUOTED) p = writeQuoted(out, p, v);
-      else if (k === KIND_NUMBER) p = copyBytes(out, p, v, 0, v.length);
-      else if (k === KIND_HEX) p = writeHex(out, p, v);
-      else {
-        this.len = p;
-        this.bits(v);
-        p = this.len;
-      }
+      if (v === null || v === undefined) p = writeNull(out, p);
+      else p = writeValue(out, p, kinds[i]!, v, 0, v.length);
     }
     out[p++] = 0x29;
     this.len = p;
   }
 
-  /** b'…' for BIT columns, as mysqldump writes them (no leading zeros; b'0' for zero). */
-  bits(b: Buffer): void {
-    let s = '';
-    for (const v of b) s += v.toString(2).padStart(8, '0');
-    s = s.replace(/^0+/, '') || '0';
-    this.ascii(`b'${s}'`);
+  /**
+   * The same from a text-protocol row packet as the server sent it: `kinds.length` length-coded values in
+   * buf[offset, end) (0xfb = NULL). No Buffer is made per value, which is most of what a driver spends per row.
+   */
+  packetRow(buf: Buffer, offset: number, end: number, kinds: Uint8Array, hasBits: boolean, leadingComma: boolean): void {
+    const n = kinds.length;
+    // Worst cases: every byte escaped (2 per byte), a BIT byte as 8 digits, NULL (4) and a comma per column.
+    this.ensure((end - offset) * (hasBits ? 9 : 2) + n * 6 + 8);
+    const out = this.buf;
+    let p = this.len;
+    let at = offset;
+    if (leadingComma) out[p++] = 0x2c;
+    out[p++] = 0x28;
+    for (let i = 0; i < n; i++) {
+      if (i) out[p++] = 0x2c;
+      const tag = buf[at++]!;
+      let len: number;
+      if (tag < 0xfb) len = tag;
+      else if (tag === 0xfb) {
+        p = writeNull(out, p);
+        continue;
+      } else if (tag === 0xfc) {
+        len = buf[at]! | (buf[at + 1]! << 8);
+        at += 2;
+      } else if (tag === 0xfd) {
+        len = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16);
+        at += 3;
+      } else if (tag === 0xfe) {
+        len = buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+        at += 8;
+      } else throw new RowPacketError(`bad length byte 0x${tag.toString(16)} in column ${i + 1}`);
+      if (at + len > end) throw new RowPacketError(`column ${i + 1} runs past the end of its row`);
+      p = writeValue(out, p, kinds[i]!, buf, at, at + len);
+      at += len;
+    }
+    if (at !== end) throw new RowPacketError(`the row holds ${end - at} bytes more than its ${n} columns`);
+    out[p++] = 0x29;
+    this.len = p;
   }
 
   /** Hands out the bytes written so far and starts a new buffer (the old one is owned by the consumer). */
