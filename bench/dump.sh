@@ -43,6 +43,8 @@ build() { # db rows
 build bsmall "$SMALL_ROWS"
 build bbig "$BIG_ROWS"
 
+# The V8 flag bin/onedump.js and the single executable start with (see bin/onedump.js).
+NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96}
 echo "== bundling the CLI (as the release does)" >&2
 mkdir -p "$WORK/cli"
 npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --packages=external --outfile="$WORK/cli/main.js" --log-level=warning
@@ -69,8 +71,8 @@ measure() { # label db outfile-or-dir command...
 
 printf '%-22s %-7s %10s %9s %9s %10s\n' TOOL DB "DUMP MB" "WALL s" "MB/s" "PEAK MB"
 for db in bsmall bbig; do
-  measure "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" node "$WORK/cli/main.js" dump --dsn - --driver mysql --to "$WORK/native.sql"
+  measure "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysql --to "$WORK/native.sql"
   measure "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
-  measure "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" node "$WORK/cli/main.js" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
+  measure "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
   measure "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
 done

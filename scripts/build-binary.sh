@@ -43,9 +43,10 @@ else
 fi
 [ -n "${KEEP_SSHCRYPTO_BUILD:-}" ] || rm -rf dist/sshcrypto-build
 cat > dist/sea-config.json <<JSON
-{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true$assets }
+{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgv": ["--initial-old-space-size=96"]$assets }
 JSON
-"$node24" --experimental-sea-config dist/sea-config.json >/dev/null
+# The code cache is only accepted by a V8 started with the same flags: build it under the execArgv above.
+"$node24" --initial-old-space-size=96 --experimental-sea-config dist/sea-config.json >/dev/null
 cp "$node24" dist/onedump
 chmod u+w dist/onedump
 npx postject dist/onedump NODE_SEA_BLOB dist/sea-prep.blob \
