@@ -14,6 +14,7 @@ export interface RunDumpProcessOptions {
 }
 
 const STDERR_LIMIT = 16 * 1024;
+const GATHER_BYTES = 1 << 20;
 
 /**
  * Runs a dump program and streams its stdout into `out` with backpressure (the child blocks when we are slow).
@@ -45,12 +46,29 @@ export async function runDumpProcess(o: RunDumpProcessOptions): Promise<void> {
         reject(err);
       };
       o.out.once('error', onOutError);
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (!o.out.write(chunk)) {
+      // A pipe gives at most 64 KiB per read; passed on one by one, each piece costs a trip through every stream of
+      // the pipeline and a write of its own at each destination (1.35 GB: ~20,000 of them, ~2 s of the main
+      // thread). They are gathered into pieces of about 1 MiB first, for one copy.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = () => {
+        if (pendingBytes === 0) return;
+        const piece = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        // A destination that already failed (the job is being torn down) gets nothing more.
+        if (o.out.destroyed || o.out.writableEnded) return;
+        if (!o.out.write(piece)) {
           child.stdout.pause();
           o.out.once('drain', () => child.stdout.resume());
         }
+      };
+      child.stdout.on('data', (chunk: Buffer) => {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= GATHER_BYTES) flush();
       });
+      child.stdout.once('end', flush);
       child.once('close', (code, sig) => {
         o.out.off('error', onOutError);
         if (spawnError) return;
