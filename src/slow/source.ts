@@ -116,6 +116,8 @@ async function* plainText(path: string, start: number, end: number | undefined):
       carried = buffer.copy(next, 0, whole, filled);
       // The next read goes after the carried bytes; it runs while this chunk is decoded and parsed.
       pending = read(next, carried);
+      // Marked handled: a read that fails while the consumer holds this chunk is reported by the await below.
+      pending.catch(() => 0);
       const view = buffer.subarray(0, whole);
       yield view.toString(isAscii(view) ? 'latin1' : 'utf8');
       bytesRead = await pending;

@@ -7,7 +7,7 @@
  * (`Query#_rowParser`, which `Query#row` calls as `_rowParser.next(packet, fields, options)` for every row packet)
  * with one that hands back the packet itself. It relies on that internal of the mysql2 version pinned in the
  * lockfile; if a later mysql2 no longer goes through it, rows simply arrive as arrays of Buffers again (the caller
- * handles both), and test/dump/units.test.ts says which path ran.
+ * handles both), and test/dump/mysql-native.test.ts says which path ran.
  */
 
 /** What the query's 'result' event carries instead of a row when the packet path is active. */
