@@ -18,5 +18,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
-ENTRYPOINT ["node", "/app/bin/onedump.js"]
+# The V8 flag bin/onedump.js carries on its shebang (see there).
+ENTRYPOINT ["node", "--initial-old-space-size=96", "/app/bin/onedump.js"]
 CMD ["--help"]
