@@ -103,7 +103,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       });
       checkJobs(ok, problems);
     }
-    throw new ConfigError(problems, source);
+    throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
   }
   const config = parsed.data;
   const dsns = checkJobs(
@@ -111,9 +111,20 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     problems,
   );
   checkSchedule(config.schedule, config.timezone, '', problems);
-  if (problems.length) throw new ConfigError(problems, source);
+  if (problems.length) throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
   registerConfigSecrets(configSchema, config);
   return { config, source, dsns };
+}
+
+/**
+ * An unset `${VAR}` leaves its value empty, which the schema and the DSN checks then report again for the same path
+ * ("must not be empty", "required"): one cause, one line.
+ */
+function withoutFollowOns(problems: string[], interp: InterpolationProblem[]): string[] {
+  if (!interp.length) return problems;
+  const own = new Set(interp.map((p) => `${p.path}: ${p.message}`));
+  const paths = interp.map((p) => `${p.path}: `);
+  return problems.filter((line) => own.has(line) || !paths.some((at) => line.startsWith(at)));
 }
 
 function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], path: string): unknown {

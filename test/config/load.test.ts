@@ -107,6 +107,11 @@ jobs:
     ['no jobs key', 'maxjobs: 2\n', 'jobs: required'],
     ['maxjobs: 0', `maxjobs: 0\n${job()}`, 'maxjobs: must be at least 1'],
     ['an unresolvable variable', job().replace('pw@', '${NOPE}@'), 'jobs[0].dbdsn: environment variable NOPE is not set (set it, set NOPE_FILE to a file holding it, or write ${NOPE:-default})'],
+    [
+      'an unresolvable variable that is the whole value (no follow-on "must not be empty")',
+      job().replace('root:pw@tcp(127.0.0.1:3306)/app', '${NOPE_DSN}'),
+      'jobs[0].dbdsn: environment variable NOPE_DSN is not set (set it, set NOPE_DSN_FILE to a file holding it, or write ${NOPE_DSN:-default})',
+    ],
     ['a DSN that does not parse', job().replace('root:pw@tcp(127.0.0.1:3306)/app', 'root:pw@tcp(127.0.0.1:3306'), 'jobs[0].dbdsn: the DSN has no "/" before the database name (expected [user[:password]@]tcp(host:port)/dbname)'],
     ['a postgres DSN for a mysql driver', job().replace('root:pw@tcp(127.0.0.1:3306)/app', 'postgres://u@h/db'), 'jobs[0].dbdsn: is a postgres DSN but dbdriver is mysqldump'],
     ['duplicate job names', `jobs:\n${[1, 2].map(() => job().split('jobs:\n')[1]).join('')}`, 'jobs[1].name: duplicate job name "app" (also jobs[0])'],
