@@ -15,6 +15,8 @@ mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 1; }
 command -v pt-query-digest >/dev/null || { echo "needs pt-query-digest: apt-get install -y percona-toolkit" >&2; exit 1; }
 
+# The V8 flag bin/onedump.js and the single executable start with (see bin/onedump.js); NODE_FLAGS= to run without.
+NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96}
 # The CLI and, beside it, the slow-log worker (src/slow/pool.ts finds worker.mjs next to the bundle).
 rm -rf .tmp/bundle
 npx esbuild src/cli/onedump.ts src/slow/worker.ts --bundle --platform=node --format=esm --outdir=.tmp/bundle \
@@ -42,10 +44,10 @@ FULL=$(gen "$SIZE")
 PEER=$(gen "$PEER_SIZE")
 
 echo "# onedump slow vs peers ($(nproc) CPUs, node $(node --version), $(pt-query-digest --version))"
-run "onedump-${SIZE}mb" "$FULL" node .tmp/bundle/onedump.mjs slow "$FULL" --format json
-run "onedump-2threads-${SIZE}mb" "$FULL" node .tmp/bundle/onedump.mjs slow "$FULL" --format json --threads 2
+run "onedump-${SIZE}mb" "$FULL" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$FULL" --format json
+run "onedump-2threads-${SIZE}mb" "$FULL" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$FULL" --format json --threads 2
 cmp -s "$WORK/onedump-${SIZE}mb.out" "$WORK/onedump-2threads-${SIZE}mb.out" || { echo "two threads and one thread differ" >&2; exit 1; }
-[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node .tmp/bundle/onedump.mjs slow "$PEER" --format json
+[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$PEER" --format json
 run "pt-query-digest-${PEER_SIZE}mb" "$PEER" pt-query-digest --output json --limit 100%:100000 "$PEER"
 if command -v mysqldumpslow >/dev/null; then
   run "mysqldumpslow-${PEER_SIZE}mb" "$PEER" mysqldumpslow -s c "$PEER"
