@@ -1,9 +1,9 @@
-#!/usr/bin/env -S node --initial-old-space-size=96
-// --initial-old-space-size: with V8's default initial old-generation limit, a stream of fresh Buffers (dump
-// statements, socket reads, SSH packets) could put V8 into a full mark-compact every few tens of milliseconds
-// (--trace-gc: "GC in old space requested" on a 20 MB heap) for the rest of the run: +2 s of CPU per GB dumped,
-// half the SFTP upload speed. A larger initial limit keeps it out of that state (docs/development.md). The flag
-// is refused in NODE_OPTIONS, and `node bin/onedump.js` runs without it.
+#!/usr/bin/env node
+// V8 runs a stream of fresh Buffers (dump statements, socket reads, SSH packets) best with
+// --initial-old-space-size=96 (docs/development.md, DESIGN-notes). It is not on this shebang: `env -S` is GNU and
+// BSD only (BusyBox env on Alpine refuses it, and the command would not start at all), and V8 refuses the flag in
+// NODE_OPTIONS. The single executable and the Docker image pass it; from npm, `node --initial-old-space-size=96
+// "$(command -v onedump)" …` does.
 // Runs the compiled CLI (npm run build); falls back to the TypeScript sources through tsx in a checkout.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
