@@ -18,6 +18,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
-# The V8 flag bin/onedump.js carries on its shebang (see there).
+# The V8 flag of docs/development.md (DESIGN-notes); it cannot go on bin/onedump.js's #! line or in NODE_OPTIONS.
 ENTRYPOINT ["node", "--initial-old-space-size=96", "/app/bin/onedump.js"]
 CMD ["--help"]

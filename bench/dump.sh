@@ -43,7 +43,7 @@ build() { # db rows
 build bsmall "$SMALL_ROWS"
 build bbig "$BIG_ROWS"
 
-# The V8 flag bin/onedump.js and the single executable start with (see bin/onedump.js).
+# The V8 flag the single executable and the Docker image start with (docs/development.md, DESIGN-notes).
 NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96}
 echo "== bundling the CLI (as the release does)" >&2
 mkdir -p "$WORK/cli"
