@@ -243,7 +243,9 @@ async function runClient(run: ClientRun, input: Readable | undefined, signal: Ab
     child.once('close', (code, sig) => {
       if (signal.aborted) return reject(signal.reason);
       if (code === 0) return resolve();
-      const detail = redactText(stderr.trim().split('\n').slice(-5).join(' ').trim());
+      // The client may echo the failing statement (megabytes of one INSERT): keep each line's ends only.
+      const clip = (l: string) => (l.length > 300 ? `${l.slice(0, 160)} … ${l.slice(-100)}` : l);
+      const detail = redactText(stderr.trim().split('\n').slice(-5).map(clip).join(' ').trim());
       reject(new OnedumpError(`${label} exited with ${code === null ? `signal ${sig}` : `code ${code}`}${detail ? `: ${detail}` : ''}`));
     });
   });

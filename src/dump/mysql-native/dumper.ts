@@ -4,20 +4,10 @@ import type { Dumper, DumpInfo, JobContext } from '../types.js';
 import type { ParsedDsn } from '../../config/dsn.js';
 import { PermanentError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
-import { connectNative, mysqlError } from './connect.js';
+import { connectNative, mysqlError, type NativeConnection } from './connect.js';
 import type { NativeOptions } from './options.js';
-import { RAW_ROW, rawRowPackets } from './raw-rows.js';
-import { SqlBuffer, quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS } from './sql-buffer.js';
-
-/**
- * Rows go down the pipeline in pieces of about this size, cut anywhere (statements are still cut at
- * net_buffer_length): every piece is hashed and written on this thread, and while it is, nobody reads the server's
- * socket. A Unix socket holds ~200 KB; a 1 MB piece stalled the server for ~1 ms at a time, a quarter of a piece
- * does not. Measured in bench/RESULTS-dump.md.
- */
-const PIECE = 256 * 1024;
-/** Slab size for the SQL text (SqlBuffer): pieces are views of it, so a slab holds several. */
-const SLAB = 2 << 20;
+import { quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS } from './sql-buffer.js';
+import { CHUNK_DATA_BYTES, planRanges, streamRanges, streamTable, type KeyRange, type TableFormat } from './chunks.js';
 
 const KIND_CODES = { number: KIND_NUMBER, quoted: KIND_QUOTED, hex: KIND_HEX, bits: KIND_BITS } as const;
 
@@ -26,6 +16,7 @@ type Kind = 'number' | 'quoted' | 'hex' | 'bits';
 const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year']);
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
 const SPATIAL_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+const INT_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 const SYSTEM_DBS = new Set(['information_schema', 'performance_schema', 'sys', 'mysql']);
 
 /** How a column's raw protocol bytes become a literal. Spatial values are the server's internal format (SRID + WKB) in hex, as mysqldump --hex-blob writes them. */
@@ -101,6 +92,8 @@ export function orderViews(views: Array<{ name: string; ddl: string }>): Array<{
 export class NativeMysqlDumper implements Dumper {
   readonly name = 'native mysql';
   private signal?: AbortSignal;
+  /** Connections beside the main one, each in a snapshot shown to be the main one's (empty: one connection). */
+  private extras: NativeConnection[] = [];
   constructor(
     private readonly dsn: ParsedDsn,
     private readonly opts: NativeOptions,
@@ -110,7 +103,10 @@ export class NativeMysqlDumper implements Dumper {
     const job = ctx.job;
     const nc = await connectNative(this.dsn, job, ctx.log, ctx.signal);
     const { conn } = nc;
-    const onAbort = () => conn.destroy();
+    const onAbort = () => {
+      conn.destroy();
+      for (const x of this.extras) x.conn.destroy();
+    };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       return await this.run(conn, out, ctx);
@@ -119,8 +115,44 @@ export class NativeMysqlDumper implements Dumper {
       throw mysqlError(err, job.name, this.dsn, Boolean(nc.ssh));
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
-      await nc.close().catch(() => undefined);
+      const all = [nc, ...this.extras];
+      this.extras = [];
+      await Promise.all(all.map((x) => x.close().catch(() => undefined)));
     }
+  }
+
+  private async setupSession(conn: Connection): Promise<void> {
+    await q(conn, "SET SESSION time_zone = '+00:00'");
+    await q(conn, "SET SESSION sql_mode = ''");
+    await q(conn, 'SET SESSION net_write_timeout = 3600, net_read_timeout = 3600');
+    await q(conn, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  }
+
+  /** Opens `n` more connections for reading big tables in ranges; none (and a warning) if the server refuses them. */
+  private async openExtras(n: number, ctx: JobContext): Promise<NativeConnection[]> {
+    const opened: NativeConnection[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const x = await connectNative(this.dsn, ctx.job, ctx.log, ctx.signal);
+        opened.push(x);
+        await this.setupSession(x.conn);
+      }
+      return opened;
+    } catch (err) {
+      ctx.signal.throwIfAborted();
+      ctx.log.warn(`job "${ctx.job.name}": reading with one connection, could not open another (${(err as Error).message})`);
+      await Promise.all(opened.map((x) => x.close().catch(() => undefined)));
+      return [];
+    }
+  }
+
+  /** This session's snapshot's binlog coordinates (MariaDB). */
+  private async snapshotCoords(conn: Connection): Promise<DumpInfo['binlog']> {
+    const rows = await q(conn, "SHOW STATUS LIKE 'binlog_snapshot_%'");
+    const m = new Map(rows.map((r) => [str(r.Variable_name).toLowerCase(), str(r.Value)]));
+    const file = m.get('binlog_snapshot_file');
+    const pos = m.get('binlog_snapshot_position');
+    return file && pos ? { file, position: Number(pos) } : undefined;
   }
 
   private async run(conn: Connection, out: Writable, ctx: JobContext): Promise<DumpInfo> {
@@ -129,14 +161,21 @@ export class NativeMysqlDumper implements Dumper {
     const [ver] = await q(conn, 'SELECT VERSION() AS v, @@log_bin AS log_bin, @@hostname AS host');
     const version = str(ver!.v);
     const mariadb = /mariadb/i.test(version);
-    await q(conn, "SET SESSION time_zone = '+00:00'");
-    await q(conn, "SET SESSION sql_mode = ''");
-    await q(conn, 'SET SESSION net_write_timeout = 3600, net_read_timeout = 3600');
-    await q(conn, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await this.setupSession(conn);
 
-    // One snapshot for every table, with binlog coordinates that belong to it.
+    // One snapshot for every table, with binlog coordinates that belong to it. More connections (--threads) read
+    // big tables in key ranges, but only in snapshots provably the same as this one: started under MySQL's read lock,
+    // or (MariaDB) reporting the same binlog position, i.e. no transaction committed between them. Elsewhere there is
+    // no such proof and one connection reads everything.
     let binlog: DumpInfo['binlog'];
     const logBin = Number(ver!.log_bin) === 1;
+    const extras = o.data && o.threads > 1 && logBin ? await this.openExtras(o.threads - 1, ctx) : [];
+    this.extras = extras; // closed by dump() whatever happens; closeExtras() empties the same array
+    const closeExtras = async (why: string) => {
+      if (!extras.length) return;
+      ctx.log.info(`job "${ctx.job.name}": reading with one connection: ${why}`);
+      await Promise.all(extras.splice(0).map((x) => x.close().catch(() => undefined)));
+    };
     if (logBin && !mariadb) {
       // MySQL has no snapshot-bound binlog status: hold a global read lock just long enough to start the snapshot.
       let locked = false;
@@ -147,17 +186,26 @@ export class NativeMysqlDumper implements Dumper {
         ctx.log.warn(`job "${ctx.job.name}": could not take FLUSH TABLES WITH READ LOCK (${(err as Error).message}); binlog coordinates may be slightly off the snapshot`);
       }
       await q(conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      if (locked) await Promise.all(extras.map((x) => q(x.conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT')));
+      else await closeExtras('no read lock to start their snapshots under');
       binlog = await this.binlogStatus(conn);
       if (locked) await q(conn, 'UNLOCK TABLES');
     } else {
-      await q(conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
-      if (logBin) {
-        // MariaDB reports the coordinates of this transaction's snapshot itself, no lock needed.
-        const rows = await q(conn, "SHOW STATUS LIKE 'binlog_snapshot_%'");
-        const m = new Map(rows.map((r) => [str(r.Variable_name).toLowerCase(), str(r.Value)]));
-        const file = m.get('binlog_snapshot_file');
-        const pos = m.get('binlog_snapshot_position');
-        if (file && pos) binlog = { file, position: Number(pos) };
+      // MariaDB reports the coordinates of each transaction's snapshot itself, no lock needed.
+      for (let attempt = 1; ; attempt++) {
+        const all = [conn, ...extras.map((x) => x.conn)];
+        await Promise.all(all.map((c) => q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT')));
+        if (!logBin) break;
+        const coords = await Promise.all(all.map((c) => this.snapshotCoords(c)));
+        binlog = coords[0];
+        const same = binlog && coords.every((c) => c?.file === binlog!.file && c.position === binlog!.position);
+        if (same || !extras.length) break;
+        if (attempt === 5) {
+          await Promise.all(extras.map((x) => q(x.conn, 'ROLLBACK').catch(() => undefined)));
+          await closeExtras('commits kept landing between the snapshots of its connections');
+          break;
+        }
+        await Promise.all(all.map((c) => q(c, 'ROLLBACK')));
       }
     }
 
@@ -175,6 +223,30 @@ export class NativeMysqlDumper implements Dumper {
     await put(out, this.footer(), this.signal);
     await q(conn, 'COMMIT');
     return { binlog, details: { server: version, databases, ...stats } };
+  }
+
+  /** How to split a table between connections: by its single-column integer primary key, if it is big enough. */
+  private async rangePlan(conn: Connection, db: string, table: string): Promise<{ key: string; ranges: KeyRange[] } | undefined> {
+    const o = this.opts;
+    const [t] = await q(conn, 'SELECT TABLE_ROWS AS r, DATA_LENGTH AS d, ENGINE AS e FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
+    // Only InnoDB reads in the shared snapshot; other engines are read by the one connection as before.
+    if (!t || str(t.e).toLowerCase() !== 'innodb') return undefined;
+    const rows = Number(t.r) || 0;
+    const data = Number(t.d) || 0;
+    if (!o.chunkRows && data < 2 * CHUNK_DATA_BYTES) return undefined;
+    const pk = await q(
+      conn,
+      "SELECT s.COLUMN_NAME AS n, c.DATA_TYPE AS t FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY' ORDER BY s.SEQ_IN_INDEX",
+      [db, table],
+    );
+    if (pk.length !== 1 || !INT_TYPES.has(str(pk[0]!.t).toLowerCase())) return undefined;
+    const key = str(pk[0]!.n);
+    const K = quoteIdent(key);
+    const [mm] = await q(conn, `SELECT MIN(${K}) AS lo, MAX(${K}) AS hi FROM ${quoteIdent(db)}.${quoteIdent(table)}`);
+    if (!mm || mm.lo === null || mm.hi === null) return undefined;
+    const rowsPerRange = o.chunkRows || Math.max(1000, Math.floor(CHUNK_DATA_BYTES / Math.max(1, data / Math.max(1, rows))));
+    const ranges = planRanges(BigInt(str(mm.lo)), BigInt(str(mm.hi)), rows, rowsPerRange);
+    return ranges.length > 1 ? { key, ranges } : undefined;
   }
 
   private async binlogStatus(conn: Connection): Promise<DumpInfo['binlog']> {
@@ -387,82 +459,16 @@ export class NativeMysqlDumper implements Dumper {
     if (!cols.length) return 0;
     const colList = cols.map((c) => quoteIdent(c.name)).join(',');
     await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`, this.signal);
-    const prefix = Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `);
     const kindCodes = Uint8Array.from(cols.map((c) => KIND_CODES[c.kind]));
-    const hasBits = kindCodes.includes(KIND_BITS);
-    const limit = o.netBufferLength;
-    let rows = 0;
-    await new Promise<void>((resolve, reject) => {
-      const sb = new SqlBuffer(Math.max(SLAB, limit * 2));
-      let inStatement = false;
-      /** Bytes of the statement being built that were already sent as pieces. */
-      let statementBytes = 0;
-      let failed = false;
-      let paused = false;
-      const queueLimit = Math.max(8 << 20, limit * 4);
-      const fail = (err: Error) => {
-        if (failed) return;
-        failed = true;
-        out.off('error', fail);
-        ctx.signal.removeEventListener('abort', onAbort);
-        reject(err);
-      };
-      out.once('error', fail);
-      // A stalled destination never drains: the abort (job timeout, shutdown) must end the wait itself.
-      const onAbort = () => fail(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted'));
-      if (ctx.signal.aborted) return onAbort();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      const send = () => {
-        // A piece is smaller than the pipeline's highWaterMark, but several are queued most of the time, so write()
-        // reports "full" almost always; pausing then would make the server and the pipeline take turns. Keep a few
-        // MB queued instead (bounded).
-        if (!out.write(sb.take()) && out.writableLength >= queueLimit && !paused) {
-          paused = true;
-          conn.pause();
-          out.once('drain', () => {
-            paused = false;
-            conn.resume();
-          });
-        }
-      };
-      const flush = () => {
-        sb.ascii(';\n');
-        inStatement = false;
-        statementBytes = 0;
-        send();
-      };
-      const query = conn.query({ sql: `SELECT ${cols.map((c) => c.expr).join(',')} FROM ${quoteIdent(db)}.${T}`, rowsAsArray: true, typeCast: false });
-      const packets = rawRowPackets(query);
-      query.on('error', (err: Error) => fail(err));
-      query.on('result', (row: unknown) => {
-        if (failed) return;
-        if (!inStatement) sb.raw(prefix);
-        if (row === RAW_ROW) {
-          const p = packets.current();
-          try {
-            sb.packetRow(p.buffer, p.offset, p.end, kindCodes, hasBits, inStatement);
-          } catch (err) {
-            fail(new PermanentError(`the server sent a malformed row (${db}.${table}, row ${rows + 1}: ${(err as Error).message}); the dump was stopped.`));
-            return;
-          }
-        } else sb.row(row as Array<Buffer | null>, kindCodes, inStatement);
-        inStatement = true;
-        rows++;
-        if (statementBytes + sb.size >= limit) flush();
-        else if (sb.size >= PIECE) {
-          statementBytes += sb.size;
-          send();
-        }
-      });
-      query.on('end', () => {
-        if (failed) return;
-        if (inStatement) flush();
-        out.off('error', fail);
-        ctx.signal.removeEventListener('abort', onAbort);
-        if (ctx.signal.aborted) reject(ctx.signal.reason);
-        else resolve();
-      });
-    });
+    const f: TableFormat = { db, table, prefix: Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `), kindCodes, hasBits: kindCodes.includes(KIND_BITS), limit: o.netBufferLength };
+    const select = `SELECT ${cols.map((c) => c.expr).join(',')} FROM ${quoteIdent(db)}.${T}`;
+    const plan = this.extras.length ? await this.rangePlan(conn, db, table) : undefined;
+    let rows: number;
+    if (plan) {
+      const K = quoteIdent(plan.key);
+      const sqlFor = (r: KeyRange) => `${select} WHERE ${K} BETWEEN ${r.lo} AND ${r.hi} ORDER BY ${K}`;
+      rows = await streamRanges([conn, ...this.extras.map((x) => x.conn)], plan.ranges, sqlFor, f, out, ctx.signal);
+    } else rows = await streamTable(conn, select, f, out, ctx.signal);
     await put(out, `/*!40000 ALTER TABLE ${T} ENABLE KEYS */;\n${o.addLocks ? 'UNLOCK TABLES;\n' : ''}\n`, this.signal);
     return rows;
   }

@@ -16,6 +16,13 @@ export interface NativeOptions {
   databasesMode: boolean;
   /** Rows per INSERT are cut when a statement reaches this many bytes (mysqldump's net_buffer_length). */
   netBufferLength: number;
+  /**
+   * Connections that read a big table's rows at once, in primary-key ranges, all in the same snapshot (mydumper's
+   * --threads). Used only where the snapshots can be shown to be one (see dumper.ts); otherwise one connection.
+   */
+  threads: number;
+  /** Rows per range when a table is read by several connections (0: from the table's size, ~4 MB of data each). */
+  chunkRows: number;
 }
 
 export const NATIVE_DEFAULTS: NativeOptions = {
@@ -30,6 +37,8 @@ export const NATIVE_DEFAULTS: NativeOptions = {
   databases: [],
   databasesMode: false,
   netBufferLength: 1024 * 1024,
+  threads: 1,
+  chunkRows: 0,
 };
 
 /** Every option the native dumper understands, with what it does (for errors and CONFIG_REF.md). */
@@ -47,6 +56,8 @@ export const NATIVE_OPTION_HELP: Array<[string, string]> = [
   ['--all-databases, -A', 'every database except information_schema, performance_schema, sys and mysql'],
   ['--databases[=a,b], -B', 'the databases named after it (or with =a,b); writes CREATE DATABASE and USE'],
   ['--net-buffer-length=BYTES', 'cut extended INSERTs at about this many bytes (default 1048576)'],
+  ['--threads=N', 'connections reading a big table at once, in primary-key ranges of one shared snapshot (default 1); used only where the snapshots are provably the same (MariaDB with binlog on, or MySQL under its brief read lock), else one connection'],
+  ['--chunk-rows=N', 'rows per primary-key range with --threads > 1 (default: about 4 MB of table data per range)'],
   ['--single-transaction, --quick, --hex-blob, --complete-insert, --extended-insert, --tz-utc, --master-data=2', 'accepted for mysqldump compatibility; the native dumper always behaves this way'],
 ];
 
@@ -116,6 +127,18 @@ export function parseNativeOptions(options: string[] | undefined, where: string)
         const n = Number(value);
         if (!Number.isInteger(n) || n < 4096 || n > 64 * 1024 * 1024) problems.push(`${where}: --net-buffer-length needs a byte count between 4096 and 67108864`);
         else o.netBufferLength = n;
+        break;
+      }
+      case '--threads': {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1 || n > 32) problems.push(`${where}: --threads needs a number of connections between 1 and 32`);
+        else o.threads = n;
+        break;
+      }
+      case '--chunk-rows': {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1) problems.push(`${where}: --chunk-rows needs a positive number of rows`);
+        else o.chunkRows = n;
         break;
       }
       default:
