@@ -69,9 +69,21 @@ measure() { # label db outfile-or-dir command...
   rm -rf "$out"
 }
 
+# The native dumper with a second connection (--threads=2, an option: one connection is the default).
+cat > "$WORK/threads.yml" <<EOF
+jobs:
+  - name: native-threads
+    dbdriver: mysql
+    dbdsn: \${ONEDUMP_DSN}
+    options: [--threads=2]
+    storage:
+      local: [{ path: $WORK/threads.sql }]
+EOF
+
 printf '%-22s %-7s %10s %9s %9s %10s\n' TOOL DB "DUMP MB" "WALL s" "MB/s" "PEAK MB"
 for db in bsmall bbig; do
   measure "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysql --to "$WORK/native.sql"
+  measure "onedump native -t2" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump -c "$WORK/threads.yml"
   measure "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
   measure "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
   measure "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000

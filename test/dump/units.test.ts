@@ -41,28 +41,6 @@ describe('native dumper pieces', () => {
     expect(columnKind('decimal', null)).toBe('number');
   });
 
-  it('hands out pieces as views of a slab that later writes never touch', () => {
-    const sb = new SqlBuffer(64);
-    const kinds = Uint8Array.from([KIND_QUOTED]);
-    const pieces: Buffer[] = [];
-    const expected: string[] = [];
-    for (let i = 0; i < 200; i++) {
-      // Values of growing size: some pieces share a slab, some need a new one, one is bigger than a slab.
-      const v = `${i}:` + 'x'.repeat(i % 7 === 0 ? 150 : i % 13);
-      sb.row([Buffer.from(v)], kinds, false);
-      expected.push(`('${v}')`);
-      if (i % 3 === 2) {
-        expect(sb.size).toBe(expected.slice(pieces.length ? expected.length - 3 : 0).join('').length);
-        pieces.push(sb.take());
-        expect(sb.size).toBe(0);
-      }
-    }
-    pieces.push(sb.take());
-    expect(Buffer.concat(pieces).toString()).toBe(expected.join(''));
-    expect(new Set(pieces.map((p) => p.buffer)).size).toBeGreaterThan(1);
-    expect(new Set(pieces.map((p) => p.buffer)).size).toBeLessThan(pieces.length);
-  });
-
   it('orders views after the views they use', () => {
     const v = orderViews([
       { name: 'a', ddl: 'CREATE VIEW `a` AS select * from `b` join `c`' },

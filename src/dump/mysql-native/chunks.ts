@@ -12,14 +12,6 @@ import { PermanentError } from '../../util/errors.js';
 import { RAW_ROW, rawRowPackets } from './raw-rows.js';
 import { SqlBuffer } from './sql-buffer.js';
 
-/**
- * Rows go down the pipeline in pieces of about this size, cut anywhere (statements are still cut at
- * net_buffer_length): every piece is hashed and written on this thread, and while it is, nobody reads the server's
- * socket. A Unix socket holds ~200 KB; a 1 MB piece stalled the server for ~1 ms at a time, a quarter of one does not.
- */
-const PIECE = 256 * 1024;
-/** Slab size for the SQL text (SqlBuffer): pieces are views of it, so a slab holds several. */
-const SLAB = 2 << 20;
 /** What a range read ahead of the head may hold before its connection pauses. */
 export const CHUNK_BUFFER = 8 << 20;
 /** Table data per range when --chunk-rows is not given. */
@@ -71,15 +63,13 @@ class Flow {
 }
 
 /**
- * Runs `sql` on `conn` and hands its rows, as complete INSERT statements, to `emit` in pieces. Resolves with the
+ * Runs `sql` on `conn` and hands its rows to `emit` as INSERT statements of about `f.limit` bytes. Resolves with the
  * number of rows. The caller pauses the connection for backpressure.
  */
 export function queryRows(conn: Connection, sql: string, f: TableFormat, emit: (piece: Buffer) => void): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const sb = new SqlBuffer(Math.max(SLAB, f.limit * 2));
+    const sb = new SqlBuffer(f.limit + (f.limit >> 1));
     let inStatement = false;
-    /** Bytes of the statement being built that were already emitted as pieces. */
-    let statementBytes = 0;
     let rows = 0;
     let failed = false;
     const fail = (err: Error) => {
@@ -104,13 +94,9 @@ export function queryRows(conn: Connection, sql: string, f: TableFormat, emit: (
       } else sb.row(row as Array<Buffer | null>, f.kindCodes, inStatement);
       inStatement = true;
       rows++;
-      if (statementBytes + sb.size >= f.limit) {
+      if (sb.len >= f.limit) {
         sb.ascii(';\n');
         inStatement = false;
-        statementBytes = 0;
-        emit(sb.take());
-      } else if (sb.size >= PIECE) {
-        statementBytes += sb.size;
         emit(sb.take());
       }
     });

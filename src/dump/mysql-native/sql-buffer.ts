@@ -112,38 +112,20 @@ export class RowPacketError extends Error {
   override name = 'RowPacketError';
 }
 
-/**
- * Bytes are written into a slab; `take()` hands out the part written since the last take as a view of the slab (no
- * copy, no allocation) and the next bytes follow it in the same slab. A new slab is allocated only when the current
- * one is full, so a dump allocates about its own size in slabs instead of one statement-sized buffer per statement
- * (which kept V8 collecting for the external memory). A slab stays alive while any piece handed out of it does.
- */
 export class SqlBuffer {
-  /** The current slab; bytes [start, len) are the piece being built. */
   buf: Buffer;
   len = 0;
-  private start = 0;
-  private readonly slabSize: number;
-  constructor(slabSize = 1 << 21) {
-    this.slabSize = slabSize;
-    this.buf = Buffer.allocUnsafeSlow(slabSize);
-  }
-
-  /** Bytes written since the last take(). */
-  get size(): number {
-    return this.len - this.start;
+  constructor(initial = 1 << 21) {
+    this.buf = Buffer.allocUnsafe(initial);
   }
 
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
-    const piece = this.len - this.start;
-    let size = this.slabSize;
-    while (size < piece + extra) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.buf.copy(next, 0, this.start, this.len);
+    let size = this.buf.length * 2;
+    while (size < this.len + extra) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
-    this.start = 0;
-    this.len = piece;
   }
 
   ascii(s: string): void {
@@ -241,10 +223,11 @@ export class SqlBuffer {
     this.len = p;
   }
 
-  /** Hands out the bytes written since the last take (a view of the slab; the consumer must not write to it). */
+  /** Hands out the bytes written so far and starts a new buffer (the old one is owned by the consumer). */
   take(): Buffer {
-    const out = this.buf.subarray(this.start, this.len);
-    this.start = this.len;
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(1 << 16, this.buf.length));
+    this.len = 0;
     return out;
   }
 }
