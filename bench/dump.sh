@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIG_ROWS=${1:-2000000}
-# Best wall time (and the largest peak RSS) of REPEAT runs: a shared 2-core machine is noisy.
+# REPEAT rounds in which the contenders take turns; best and median wall time, largest peak RSS (a shared 2-core
+# machine is noisy). ONEDUMP_BIN=dist/onedump measures the single executable instead of the bundle.
 REPEAT=${REPEAT:-2}
 SMALL_ROWS=$((BIG_ROWS / 10))
 WORK=$(mktemp -d /tmp/onedump-bench.XXXXXX)
@@ -51,21 +52,17 @@ npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --packages=ext
 echo '{"type":"module"}' > "$WORK/cli/package.json"
 ln -s "$PWD/node_modules" "$WORK/cli/node_modules"
 
-measure() { # label db outfile-or-dir command...
+# One run of one contender: appends "label<TAB>db<TAB>bytes<TAB>wall<TAB>rss" to results.tsv.
+run_once() { # label db outfile-or-dir command...
   local label=$1 db=$2 out=$3; shift 3
-  local best="" peak=0 bytes=0
-  for _ in $(seq 1 "$REPEAT"); do
-    rm -rf "$out"; [ "$label" = "mydumper (2 threads)" ] && mkdir -p "$out"
-    sync
-    /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/stdout.txt" 2>"$WORK/stderr.txt" || { echo "$label failed:" >&2; tail -5 "$WORK/stderr.txt" >&2; return 1; }
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time.txt")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-    bytes=$(du -sb "$out" | cut -f1)
-    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
-    if [ "$rss" -gt "$peak" ]; then peak=$rss; fi
-  done
-  awk -v l="$label" -v d="$db" -v b="$bytes" -v w="$best" -v r="$peak" 'BEGIN { printf "%-22s %-7s %10.1f %9.2f %9.1f %10.1f\n", l, d, b / 1e6, w, b / 1e6 / w, r / 1024 }'
+  rm -rf "$out"; [ "$label" = "mydumper (2 threads)" ] && mkdir -p "$out"
+  sync
+  /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/stdout.txt" 2>"$WORK/stderr.txt" || { echo "$label failed:" >&2; tail -5 "$WORK/stderr.txt" >&2; return 1; }
+  local wall rss bytes
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  bytes=$(du -sb "$out" | cut -f1)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$db" "$bytes" "$wall" "$rss" >> "$WORK/results.tsv"
   rm -rf "$out"
 }
 
@@ -80,11 +77,37 @@ jobs:
       local: [{ path: $WORK/threads.sql }]
 EOF
 
-printf '%-22s %-7s %10s %9s %9s %10s\n' TOOL DB "DUMP MB" "WALL s" "MB/s" "PEAK MB"
+# ONEDUMP_BIN=dist/onedump runs the single executable (what releases ship) instead of the bundle.
+if [ -n "${ONEDUMP_BIN:-}" ]; then ONEDUMP=("$(readlink -f "$ONEDUMP_BIN")"); else ONEDUMP=(node $NODE_FLAGS "$WORK/cli/main.js"); fi
+
+# The contenders take turns, REPEAT rounds, so a machine whose speed drifts during the bench (a shared VM) does not
+# favour whoever ran in its fast minutes.
+: > "$WORK/results.tsv"
 for db in bsmall bbig; do
-  measure "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysql --to "$WORK/native.sql"
-  measure "onedump native -t2" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump -c "$WORK/threads.yml"
-  measure "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
-  measure "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" node $NODE_FLAGS "$WORK/cli/main.js" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
-  measure "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
+  for round in $(seq 1 "$REPEAT"); do
+    echo "== $db round $round/$REPEAT" >&2
+    run_once "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysql --to "$WORK/native.sql"
+    run_once "onedump native -t2" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump -c "$WORK/threads.yml"
+    run_once "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
+    run_once "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
+    run_once "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
+  done
 done
+
+# Best and median wall time of the rounds, MB/s of the median, the largest peak RSS; then each tool's median
+# against mysqldump's.
+printf '%-22s %-7s %10s %9s %9s %9s %10s %9s\n' TOOL DB "DUMP MB" "BEST s" "MEDIAN s" "MB/s" "PEAK MB" "vs mysqldump"
+awk -F'\t' '
+  { k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; w[k, n[k]] = $4; if ($5 > r[k]) r[k] = $5; b[k] = $3 }
+  function median(k,   i, j, t, c) {
+    c = n[k]; for (i = 1; i <= c; i++) s[i] = w[k, i]
+    for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
+    return c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
+  }
+  END {
+    for (i = 1; i <= m; i++) { k = order[i]; med[k] = median(k); best[k] = s[1] }
+    for (i = 1; i <= m; i++) {
+      k = order[i]; split(k, p, "\t"); ref = "mysqldump\t" p[2]
+      printf "%-22s %-7s %10.1f %9.2f %9.2f %9.1f %10.1f %8.2fx\n", p[1], p[2], b[k] / 1e6, best[k], med[k], b[k] / 1e6 / med[k], r[k] / 1024, med[ref] / med[k]
+    }
+  }' "$WORK/results.tsv"
