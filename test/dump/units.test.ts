@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseNativeOptions } from '../../src/dump/mysql-native/options.js';
 import { columnKind, orderViews } from '../../src/dump/mysql-native/dumper.js';
 import { SqlBuffer, KIND_BITS, KIND_HEX, KIND_NUMBER, KIND_QUOTED } from '../../src/dump/mysql-native/sql-buffer.js';
+import { planRanges } from '../../src/dump/mysql-native/chunks.js';
 import { classifyToolError } from '../../src/dump/classify.js';
 import { remoteDumpCommand } from '../../src/dump/remote.js';
 import { UseRewriter } from '../../src/dump/restore.js';
@@ -39,6 +40,25 @@ describe('native dumper pieces', () => {
     expect(columnKind('point', null)).toBe('hex');
     expect(columnKind('char', 'binary')).toBe('hex');
     expect(columnKind('decimal', null)).toBe('number');
+  });
+
+  it('splits an integer key span into contiguous ranges of about the asked rows', () => {
+    const check = (min: bigint, max: bigint, rows: number, per: number, cap?: number) => {
+      const r = planRanges(min, max, rows, per, cap);
+      expect(r[0]!.lo).toBe(min);
+      expect(r.at(-1)!.hi).toBe(max);
+      for (let i = 1; i < r.length; i++) expect(r[i]!.lo).toBe(r[i - 1]!.hi + 1n);
+      for (const x of r) expect(x.hi >= x.lo).toBe(true);
+      return r;
+    };
+    // Dense keys: ~700 rows per range; sparse keys (1 row per 7 ids): ranges 7x wider in key space.
+    expect(check(1n, 7000n, 7000, 700)).toHaveLength(10);
+    expect(check(-29993n, 110000n, 20000, 700)).toHaveLength(29);
+    // UNSIGNED BIGINT near its maximum, and the cap on the number of ranges.
+    expect(check(18446744073709551000n, 18446744073709551615n, 616, 100).length).toBe(7);
+    expect(check(0n, 10n ** 12n, 1000, 1, 100).length).toBeLessThanOrEqual(100);
+    expect(planRanges(5n, 4n, 0, 10)).toEqual([]);
+    expect(check(3n, 3n, 1, 10)).toEqual([{ lo: 3n, hi: 3n }]);
   });
 
   it('orders views after the views they use', () => {

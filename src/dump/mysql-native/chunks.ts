@@ -134,11 +134,11 @@ function guard<T>(work: Promise<T>, out: Writable, signal: AbortSignal): Promise
   });
 }
 
-/** Writes a piece; when a few MB are queued in `out`, holds the connection until it drains (bounded memory). */
+/** Writes a statement; when a few MB are queued in `out`, holds the connection until it drains (bounded memory). */
 function writer(out: Writable, queueLimit: number) {
   return (piece: Buffer, flow: Flow) => {
-    // Several pieces are queued most of the time, so write() reports "full" almost always; pausing then would make
-    // the server and the pipeline take turns. Keep a few MB queued instead.
+    // A statement is about one highWaterMark, so write() reports "full" almost every time; pausing then would make
+    // the server and the pipeline take turns. Keep a few statements queued instead (bounded).
     if (!out.write(piece) && out.writableLength >= queueLimit) {
       flow.hold();
       out.once('drain', () => flow.release());
