@@ -1,3 +1,6 @@
+import { Readable } from 'node:stream';
+import { pushedChunks } from '../util/streams.js';
+
 /**
  * Copies a stream into one reused buffer and hands it on each time it is full: what the chunked upload sessions of
  * Dropbox and Google Drive need, so only one chunk of the stream is ever held. `onData` sees every byte once (for
@@ -12,7 +15,7 @@ export async function readInChunks(
 ): Promise<{ total: number; fill: number }> {
   let fill = 0;
   let total = 0;
-  for await (const chunk of body) {
+  for await (const chunk of body instanceof Readable ? pushedChunks(body) : body) {
     let p: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     onData(p);
     total += p.length;

@@ -8,6 +8,7 @@ import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { pushedChunks } from '../util/streams.js';
 
 const MiB = 1024 * 1024;
 
@@ -264,7 +265,7 @@ export class S3Storage implements Storage {
         // Known small size: read into one buffer of exactly that size (a longer stream is counted, not kept, and fails
         // the size check below) and send it as one PutObject.
         const buf = Buffer.allocUnsafe(opts.size);
-        for await (const c of body) {
+        for await (const c of pushedChunks(body)) {
           const chunk = c as Buffer;
           sha?.update(chunk);
           if (total < buf.length) chunk.copy(buf, total, 0, Math.min(chunk.length, buf.length - total));
@@ -273,7 +274,7 @@ export class S3Storage implements Storage {
         pending = [buf.subarray(0, Math.min(total, buf.length))];
         pendingLen = pending[0]!.length;
       } else {
-        for await (const c of body) {
+        for await (const c of pushedChunks(body)) {
           const chunk = c as Buffer;
           sha?.update(chunk);
           total += chunk.length;

@@ -13,6 +13,7 @@ import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { pushedChunks } from '../util/streams.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
@@ -390,7 +391,7 @@ export class SftpStorage implements Storage {
         send(offset, piece);
         offset += piece.length;
       };
-      for await (const c of body) {
+      for await (const c of pushedChunks(body)) {
         signal?.throwIfAborted();
         let chunk = c as Buffer;
         hash?.update(chunk);
