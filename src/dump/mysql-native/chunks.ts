@@ -39,7 +39,18 @@ export interface TableFormat {
 class Flow {
   private holds = 0;
   private waiting: Array<() => void> = [];
+  private draining = false;
   constructor(readonly conn: Connection) {}
+  /** Holds until `out` drains; one hold (and one listener) however many writes found it full meanwhile. */
+  holdUntilDrain(out: Writable): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.hold();
+    out.once('drain', () => {
+      this.draining = false;
+      this.release();
+    });
+  }
   hold(): void {
     if (this.holds++ === 0) this.conn.pause();
   }
@@ -139,10 +150,7 @@ function writer(out: Writable, queueLimit: number) {
   return (piece: Buffer, flow: Flow) => {
     // A statement is about one highWaterMark, so write() reports "full" almost every time; pausing then would make
     // the server and the pipeline take turns. Keep a few statements queued instead (bounded).
-    if (!out.write(piece) && out.writableLength >= queueLimit) {
-      flow.hold();
-      out.once('drain', () => flow.release());
-    }
+    if (!out.write(piece) && out.writableLength >= queueLimit) flow.holdUntilDrain(out);
   };
 }
 
