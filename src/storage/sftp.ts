@@ -214,8 +214,15 @@ export class SftpStorage implements Storage {
     try {
       await sftpCall<void>(c, (sftp, cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
     } catch (err) {
-      // Another upload may have created it meanwhile.
-      const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
+      // Another upload may have created it meanwhile (OpenSSH then answers a bare "Failure"). If the check itself
+      // fails other than with "no such file" (the connection dropped), that is the fault to report: it is
+      // transient and retried, where the bare "Failure" would read as permanent and fail the file.
+      let st: Stats | undefined;
+      try {
+        st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb));
+      } catch (statErr) {
+        if ((statErr as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(statErr, 'check folder', dir);
+      }
       if (!st?.isDirectory()) throw this.fail(err, 'create folder', dir);
     }
   }
