@@ -146,7 +146,8 @@ function guard<T>(work: Promise<T>, out: Writable, signal: AbortSignal): Promise
 }
 
 /** Writes a statement; when a few MB are queued in `out`, holds the connection until it drains (bounded memory). */
-function writer(out: Writable, queueLimit: number) {
+function writer(out: Writable, f: TableFormat) {
+  const queueLimit = Math.max(8 << 20, f.limit * 4);
   return (piece: Buffer, flow: Flow) => {
     // A statement is about one highWaterMark, so write() reports "full" almost every time; pausing then would make
     // the server and the pipeline take turns. Keep a few statements queued instead (bounded).
@@ -157,7 +158,7 @@ function writer(out: Writable, queueLimit: number) {
 /** One table's rows over one connection, in the order the server returns them. */
 export function streamTable(conn: Connection, sql: string, f: TableFormat, out: Writable, signal: AbortSignal): Promise<number> {
   const flow = new Flow(conn);
-  const write = writer(out, Math.max(8 << 20, f.limit * 4));
+  const write = writer(out, f);
   // The connection runs the next statement after this: not before it flows again.
   const work = queryRows(conn, sql, f, (piece) => write(piece, flow)).then(async (rows) => {
     await flow.flowing();
@@ -166,7 +167,7 @@ export function streamTable(conn: Connection, sql: string, f: TableFormat, out: 
   return guard(work, out, signal);
 }
 
-/** A primary-key range [lo, hi] (hi undefined: to the end). */
+/** A primary-key range [lo, hi], both ends included. */
 export interface KeyRange {
   lo: bigint;
   hi: bigint;
@@ -204,7 +205,7 @@ interface RangeState {
  * Resolves with the number of rows.
  */
 export function streamRanges(conns: Connection[], ranges: KeyRange[], sqlFor: (r: KeyRange) => string, f: TableFormat, out: Writable, signal: AbortSignal): Promise<number> {
-  const write = writer(out, Math.max(8 << 20, f.limit * 4));
+  const write = writer(out, f);
   const states: RangeState[] = ranges.map(() => ({ pieces: [], bytes: 0, done: false, heldForHead: false }));
   // One Flow per connection across its ranges: a hold taken for the output while one range ended must not be
   // released into the next range's hold.
