@@ -46,14 +46,16 @@ interface Score {
 
 /**
  * Runs the contenders in turns (A, B, C, A, B, C, …) so a burst of load on this shared machine hits them alike,
- * with `sync` before each; reports the median and the best run of each.
+ * with `sync` before each (and `reset`, which removes the previous runs' files: replacing a 1 GiB file costs the
+ * server a third of a second to free it, whoever uploads); reports the median and the best run of each.
  */
-async function interleaved(contenders: Record<string, (run: number) => Promise<number>>): Promise<Record<string, Score>> {
+async function interleaved(contenders: Record<string, (run: number) => Promise<number>>, reset?: () => void): Promise<Record<string, Score>> {
   const all: Record<string, { mbs: number[]; cpu: number[] }> = {};
   for (let i = 0; i < runs; i++) {
     for (const [label, fn] of Object.entries(contenders)) {
       // The previous contender's gigabyte is still being written back to disk; a tool that fsyncs (onedump, sftp
       // put -f) would wait for it too, and whoever comes last would pay for everyone. Flushed first, untimed.
+      reset?.();
       execFileSync('sync');
       const t0 = process.hrtime.bigint();
       const cpu = await fn(i);
@@ -127,7 +129,7 @@ try {
     'OpenSSH sftp -b put -f': () => run('sftp', [...sshOpts, '-P', String(sshd.port), '-b', batchFsync, `${sshd.user}@127.0.0.1`]),
     'OpenSSH scp': () => run('scp', [...sshOpts, '-P', String(sshd.port), file, `${sshd.user}@127.0.0.1:${remote}/scp.bin`]),
     'onedump sftp': () => ours(url),
-  });
+  }, () => execFileSync('find', [remote, '-mindepth', '1', '-delete']));
   const oursSftp = sftpRes['onedump sftp']!;
   const sftpPeer = sftpRes['OpenSSH sftp -b']!;
   const scpPeer = sftpRes['OpenSSH scp']!;

@@ -35,6 +35,8 @@ export interface SftpStorageConfig {
   chunkSize?: number;
   /** Write requests in flight; unacknowledged bytes are at most chunkSize × concurrency. */
   concurrency?: number;
+  /** Flush-behind: acknowledged bytes between two background fsyncs (default 64 MiB; 0 = off). See FlushBehind. */
+  flushEvery?: number;
   log?: Logger;
   retryPolicy?: Partial<RetryPolicy>;
 }
@@ -46,6 +48,8 @@ export interface SftpConn {
   dead: boolean;
   /** Called once when the connection is lost or given up: fails the requests and streams still waiting on it. */
   onLost: Set<(err: Error) => void>;
+  /** Its flush-behind channel, once an upload asked for it (sideChannel). */
+  side?: Promise<Conn>;
 }
 
 /** A network fault (transient) that fail() wraps with the action and the remote path. */
@@ -97,6 +101,104 @@ export interface SftpUploadStats {
   bytesSent: number;
   /** Offsets the upload resumed from after a dropped connection. */
   resumedAt: number[];
+  /** Background fsyncs completed while the upload went on (flush-behind). */
+  flushes: number;
+}
+
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/**
+ * The connection's second SFTP channel (its own sftp-server process), for flush-behind; opened by the first upload
+ * that needs it and kept until the connection closes. A refusal is remembered for the connection.
+ */
+function sideChannel(c: Conn): Promise<Conn> {
+  if (!c.side) {
+    const p = (async () => {
+      const sftp = await c.session.sftp();
+      const side: Conn = { session: c.session, sftp, dead: false, onLost: new Set() };
+      const lost = () => {
+        lose(side, 'the flush-behind channel closed');
+        if (c.side === p) c.side = undefined;
+      };
+      sftp.on('close', lost);
+      sftp.on('error', lost);
+      const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
+      if (ext['fsync@openssh.com'] !== '1') throw new Error('the server has no fsync@openssh.com');
+      return side;
+    })();
+    c.side = p;
+  }
+  return c.side;
+}
+
+/**
+ * Flush-behind: while an upload goes on, the server is asked every `every` acknowledged bytes to write the partial
+ * file to disk, so the fsync before the rename waits for the last few MB instead of the whole file (a 1 GiB upload
+ * to a local sshd: the final fsync took 0.7 s, a tenth of the upload; with flush-behind 0.05 s). OpenSSH's
+ * sftp-server answers one request at a time, so an fsync on the writing channel would hold up the writes behind it;
+ * these run on the connection's second channel (sideChannel) with their own read-only handle on the partial file
+ * (fsync flushes the file, whichever descriptor asks). Only an optimisation: it starts after the first `every`
+ * bytes (small files never use it), any failure (a server that allows one channel per connection, no fsync
+ * extension, …) turns it off for the upload, it never delays a write, and the commit still fsyncs the writing handle.
+ */
+class FlushBehind {
+  private file?: { conn: Conn; side: Conn; handle: Buffer };
+  private busy = false;
+  private flushedTo = 0;
+  private off = false;
+  /** Bumped by release(): a handle that opens after it is closed again, not used. */
+  private gen = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly every: number,
+    private readonly onDone: () => void,
+    private readonly log: ((msg: string) => void) | undefined,
+  ) {}
+
+  /** After an acknowledgement on `c`: starts a flush when `every` more bytes are acknowledged and none is running. */
+  poke(c: Conn, acked: number): void {
+    if (this.off || this.busy || acked - this.flushedTo < this.every || c.dead) return;
+    this.busy = true;
+    this.flush(c)
+      .then(
+        () => {
+          this.flushedTo = acked;
+          this.onDone();
+        },
+        (err: unknown) => {
+          this.off = true;
+          this.log?.(`flush-behind off for this upload: ${errorMessage(err)}`);
+          this.release();
+        },
+      )
+      .finally(() => (this.busy = false));
+  }
+
+  private async flush(c: Conn): Promise<void> {
+    if (this.file?.conn !== c) {
+      // First flush, or the upload reconnected: a handle on the current connection's side channel.
+      this.release();
+      const gen = this.gen;
+      const side = await sideChannel(c);
+      const handle = await sftpCall<Buffer>(side, (s, cb) => s.open(this.path, 'r', cb));
+      this.file = { conn: c, side, handle };
+      if (gen !== this.gen) {
+        this.release();
+        throw new Error('the upload ended');
+      }
+    }
+    const { side, handle } = this.file;
+    await sftpCall<unknown>(side, (s, cb) => s.ext_openssh_fsync(handle, cb));
+  }
+
+  /** Closes the side handle (not waited for; the channel stays for the next upload). */
+  release(): void {
+    this.gen++;
+    const f = this.file;
+    this.file = undefined;
+    if (f) void sftpCall<void>(f.side, (s, cb) => s.close(f.handle, (e) => cb(e, undefined))).catch(() => undefined);
+  }
 }
 
 /**
@@ -231,7 +333,7 @@ export class SftpStorage implements Storage {
     const finalPath = this.pathOf(key);
     const partial = finalPath + PARTIAL;
     const where = this.describeRemote(finalPath);
-    const stats: SftpUploadStats = { reconnects: 0, bytesSent: 0, resumedAt: [] };
+    const stats: SftpUploadStats = { reconnects: 0, bytesSent: 0, resumedAt: [], flushes: 0 };
     this.lastUpload = stats;
     const signal = opts.signal;
     signal?.throwIfAborted();
@@ -245,6 +347,10 @@ export class SftpStorage implements Storage {
 
     let conn!: Conn;
     let handle!: Buffer;
+    const flushEvery = this.cfg.flushEvery ?? FLUSH_EVERY;
+    const flusher = flushEvery > 0
+      ? new FlushBehind(partial, flushEvery, () => stats.flushes++, (m) => this.cfg.log?.debug(`sftp storage: ${where}: ${m}`))
+      : undefined;
     /** Writes sent but not acknowledged, by offset: exactly what a reconnect must resend. */
     const unacked = new Map<number, Buffer>();
     const pool: Buffer[] = [];
@@ -298,6 +404,7 @@ export class SftpStorage implements Storage {
           ackedBytes += buf.length;
           if (buf.length === chunkSize) pool.push(buf);
           opts.onProgress?.(ackedBytes);
+          flusher?.poke(c, ackedBytes);
         }
         notify();
       });
@@ -448,6 +555,7 @@ export class SftpStorage implements Storage {
       }
       throw e instanceof Error && !(e instanceof OnedumpError) && !signal?.aborted ? this.fail(e, 'upload', finalPath) : e;
     } finally {
+      flusher?.release();
       // The connection outlives this upload (sync sends many files over one): leave no listener behind.
       for (const c of hooked) c.onLost.delete(notify);
       signal?.removeEventListener('abort', notify);

@@ -4,6 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { SftpStorage, sftpBackend, sftpCall, type SftpConn, type SftpStorageConfig } from '../../src/storage/sftp.js';
 import { withRetries } from '../../src/storage/retrying.js';
 import { storageFromUrl } from '../../src/storage/registry.js';
@@ -117,7 +118,8 @@ describe('sftp storage', () => {
     const size = 200 * MiB;
     const proxy = await startCutProxy({ host: '127.0.0.1', port: sshd.port }, { cutAfter: [70 * MiB, 140 * MiB] });
     try {
-      const inner = storage({ sha256sum: true }, proxy.port);
+      // Flush-behind every 16 MiB (how many happen depends on timing: opening its channel takes ~0.6 s on this sshd).
+      const inner = storage({ sha256sum: true, flushEvery: 16 * MiB }, proxy.port);
       const st = withRetries(inner);
       const src = randomStream(size);
       const stored = await st.put('big/200mb.bin', src.stream);
@@ -234,6 +236,85 @@ describe('sftp storage over one connection', () => {
     expect(keys.length).toBe(25);
     expect(warnings).not.toContain('MaxListenersExceededWarning');
     await st.close();
+  });
+
+  it('flushes behind the upload on a second channel, which it closes, and does without one when the server refuses it', { timeout: 120_000 }, async () => {
+    /** sftp-server processes of an sshd (children of its session processes). */
+    const sftpServers = (instance: SshdInstance): number => {
+      const master = Number(readFileSync(join(instance.dir, 'sshd.pid'), 'utf8').trim());
+      const parent = new Map<number, number>();
+      const names = new Map<number, string>();
+      for (const d of readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+          names.set(Number(d), st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')));
+          parent.set(Number(d), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      const under = (pid: number): boolean => {
+        for (let p = parent.get(pid); p && p > 1; p = parent.get(p)) if (p === master) return true;
+        return false;
+      };
+      return [...names].filter(([pid, name]) => name === 'sftp-server' && under(pid)).length;
+    };
+    const settle = async (instance: SshdInstance, want: number) => {
+      for (let i = 0; i < 50 && sftpServers(instance) !== want; i++) await new Promise((r) => setTimeout(r, 100));
+      return sftpServers(instance);
+    };
+
+    // A source that waits (up to 10 s) for a flush after every 8 MiB: flushes happen while the upload goes on.
+    const st = storage({ flushEvery: 4 * MiB });
+    const size = 48 * MiB;
+    const hash = createHash('sha256');
+    const paced = Readable.from((async function* () {
+      for (let sent = 0; sent < size; sent += MiB) {
+        const chunk = randomBytes(MiB);
+        hash.update(chunk);
+        yield chunk;
+        if (sent % (8 * MiB) === 7 * MiB) {
+          const before = st.lastUpload!.flushes;
+          for (let i = 0; i < 200 && st.lastUpload!.flushes === before; i++) await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })());
+    const stored = await st.put('flush/48mb.bin', paced);
+    expect(stored.size).toBe(size);
+    expect(st.lastUpload!.flushes).toBeGreaterThanOrEqual(4);
+    expect(await fileSha(st.pathOf('flush/48mb.bin'))).toEqual({ sha256: hash.digest('hex'), size });
+    // The storage's channel and the flush-behind channel, kept for the connection's next uploads.
+    expect(await settle(sshd, 2)).toBe(2);
+    await st.close();
+    expect(await settle(sshd, 0)).toBe(0);
+    // A small file never opens the second channel.
+    const small = storage({ flushEvery: 4 * MiB });
+    await small.put('flush/small.txt', Readable.from([Buffer.from('small')]));
+    expect(small.lastUpload!.flushes).toBe(0);
+    expect(await settle(sshd, 1)).toBe(1);
+    await small.close();
+
+    // One channel per connection (MaxSessions 1): the second is refused, the upload goes on without flushes.
+    const strict = await startSshd({ config: ['Match all', 'MaxSessions 1'] });
+    try {
+      const debug: string[] = [];
+      const one = new SftpStorage({
+        target: sshTarget({ sshhost: `127.0.0.1:${strict.port}`, sshuser: strict.user, sshkey: strict.keyPath, sshhostkey: strict.hostKeyFingerprint }, 'test'),
+        root: join(strict.dir, 'one'),
+        flushEvery: 4 * MiB,
+        log: { ...silentLogger, debug: (m: string) => debug.push(m) } as unknown as SftpStorageConfig['log'],
+      });
+      const src2 = randomStream(24 * MiB);
+      const stored2 = await one.put('f/24mb.bin', src2.stream);
+      expect(stored2.hash).toBeUndefined();
+      expect(one.lastUpload!.flushes).toBe(0);
+      expect(debug.some((m) => m.includes('flush-behind off for this upload'))).toBe(true);
+      expect(await fileSha(one.pathOf('f/24mb.bin'))).toEqual({ sha256: await src2.sha256, size: 24 * MiB });
+      await one.close();
+    } finally {
+      await strict.stop();
+    }
   });
 });
 
