@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import type * as web from 'node:stream/web';
-import { Decrypter, Encrypter } from 'age-encryption';
+import { bech32 } from '@scure/base';
 import { readFile } from 'node:fs/promises';
 import { PermanentError, UsageError } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
@@ -10,7 +10,36 @@ import { expandHome } from '../storage/local.js';
  * age (https://age-encryption.org/v1) encryption and decryption as Node streams, on top of typage
  * (`age-encryption`). Both directions are streaming: the payload is processed in 64 KiB chunks with Web Streams
  * backpressure, so memory does not grow with the size of the backup.
+ *
+ * typage (with the noble curves and post-quantum code it brings) takes ~150 ms to load, so it is imported when a
+ * stream starts, not with this module: every command loads the config validation below, few encrypt. Keys are
+ * checked here as typage checks them (bech32 with its checksum, prefix, length) with @scure/base, its own bech32.
  */
+
+/** Loaded on first use (see above). */
+const typage = () => import('age-encryption');
+
+/** The bytes of a bech32 string with this prefix (any case, as typage compares), or undefined. */
+function bech32Bytes(s: string, prefix: string, long = false): Uint8Array | undefined {
+  try {
+    const { prefix: p, words } = bech32.decode(s as `${string}1${string}`, long ? false : 90);
+    return p.toLowerCase() === prefix ? bech32.fromWords(words) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether typage would take this recipient: X25519 `age1…` (32 bytes) or ML-KEM-768+X25519 `age1pq1…` (1216). */
+function validRecipient(s: string): boolean {
+  if (s.startsWith('age1pq1')) return bech32Bytes(s, 'age1pq', true)?.length === 1216;
+  return bech32Bytes(s, 'age')?.length === 32;
+}
+
+/** Whether typage would take this (upper-case) identity: `AGE-SECRET-KEY-1…` or `AGE-SECRET-KEY-PQ-1…`, 32 bytes. */
+function validIdentity(s: string): boolean {
+  if (s.startsWith('AGE-SECRET-KEY-PQ-1')) return bech32Bytes(s, 'age-secret-key-pq-')?.length === 32;
+  return s.startsWith('AGE-SECRET-KEY-1') && bech32Bytes(s, 'age-secret-key-')?.length === 32;
+}
 
 const SECRET_KEY_RE = /^AGE-SECRET-KEY-(PQ-)?1/i;
 const SSH_KEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-[a-z0-9-]+|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-[a-z0-9@.-]+)\s/;
@@ -35,9 +64,7 @@ export function recipientProblem(recipient: string): string | undefined {
   if (!s.startsWith('age1')) {
     return `"${shortForm(s)}" is not an age recipient; use the age1… public key that age-keygen prints`;
   }
-  try {
-    new Encrypter().addRecipient(s);
-  } catch {
+  if (!validRecipient(s)) {
     return `"${shortForm(s)}" is not a valid age recipient (bad length, character or checksum); copy the age1… public key again`;
   }
   return undefined;
@@ -94,14 +121,16 @@ function lazyWebTransform(
  */
 export function encryptStream(recipients: string[]): Duplex {
   if (recipients.length === 0) throw new UsageError('encryption needs at least one age recipient.');
-  const enc = new Encrypter();
   for (const r of recipients) {
     const problem = recipientProblem(r);
     if (problem) throw new UsageError(`age recipient ${problem}.`);
-    enc.addRecipient(r.trim());
   }
   return lazyWebTransform(
-    (input) => enc.encrypt(input),
+    async (input) => {
+      const enc = new (await typage()).Encrypter();
+      for (const r of recipients) enc.addRecipient(r.trim());
+      return enc.encrypt(input);
+    },
     (err) => new PermanentError(`age encryption failed: ${(err as Error)?.message ?? String(err)}.`, { cause: err }),
   );
 }
@@ -124,9 +153,7 @@ export function parseIdentityFile(text: string, source = 'the identity file'): s
     if (!SECRET_KEY_RE.test(line)) {
       throw new UsageError(`${source}, line ${i + 1}: is not an age identity (expected AGE-SECRET-KEY-1…, as age-keygen writes it).`);
     }
-    try {
-      new Decrypter().addIdentity(line.toUpperCase());
-    } catch {
+    if (!validIdentity(line.toUpperCase())) {
       throw new UsageError(`${source}, line ${i + 1}: the age identity is damaged (bad length, character or checksum).`);
     }
     // Whatever logs or errors follow, the key never shows.
@@ -157,9 +184,12 @@ function decryptError(err: unknown): Error {
  * without error: age authenticates every 64 KiB chunk and the end of the stream.
  */
 export function decryptStream(identityFileText: string, source?: string): Duplex {
-  const dec = new Decrypter();
-  for (const id of parseIdentityFile(identityFileText, source)) dec.addIdentity(id);
-  return lazyWebTransform((input) => dec.decrypt(input), decryptError);
+  const ids = parseIdentityFile(identityFileText, source);
+  return lazyWebTransform(async (input) => {
+    const dec = new (await typage()).Decrypter();
+    for (const id of ids) dec.addIdentity(id);
+    return dec.decrypt(input);
+  }, decryptError);
 }
 
 /** Every age file starts with this line; restore can sniff it to tell an encrypted backup without its name. */

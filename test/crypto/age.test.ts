@@ -204,6 +204,66 @@ describe('age encryption (typage) against the real age tool', () => {
     expect(() => encryptStream(['ssh-rsa AAAA x'])).toThrow(UsageError);
   });
 
+  it('checks keys as typage does without loading it: every one-character change of a key is judged alike', async () => {
+    const typage = await import('age-encryption');
+    const typageTakesRecipient = (r: string) => {
+      try {
+        new typage.Encrypter().addRecipient(r);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const typageTakesIdentity = (id: string) => {
+      try {
+        new typage.Decrypter().addIdentity(id);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const x25519 = await typage.generateIdentity();
+    const hybrid = await typage.generateHybridIdentity();
+    const keys = [
+      { id: x25519, recipient: await typage.identityToRecipient(x25519) },
+      { id: hybrid, recipient: await typage.identityToRecipient(hybrid) },
+    ];
+    expect(keys[1]!.recipient.startsWith('age1pq1')).toBe(true);
+    const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+    // The key itself, each character replaced (checksum), the key cut short and made longer.
+    const variants = (k: string, lower: boolean) => {
+      const out = [k, k.slice(0, -1), k + (lower ? 'q' : 'Q')];
+      for (let i = 0; i < k.length; i += Math.max(1, Math.floor(k.length / 40))) {
+        const c = charset[(charset.indexOf(k[i]!.toLowerCase()) + 1) % charset.length]!;
+        out.push(k.slice(0, i) + (lower ? c : c.toUpperCase()) + k.slice(i + 1));
+      }
+      return out;
+    };
+    let accepted = 0;
+    for (const { id, recipient } of keys) {
+      for (const r of variants(recipient, true)) {
+        const ours = recipientProblem(r) === undefined;
+        expect(ours, r).toBe(typageTakesRecipient(r));
+        if (ours) accepted++;
+      }
+      for (const v of variants(id, false)) {
+        let ours = true;
+        try {
+          parseIdentityFile(v);
+        } catch {
+          ours = false;
+        }
+        expect(ours, 'identity variant').toBe(typageTakesIdentity(v));
+        if (ours) accepted++;
+      }
+    }
+    expect(accepted).toBe(4); // the two recipients and the two identities themselves
+    // And the post-quantum pair round-trips through the lazily loaded library.
+    const data = randomBytes(200_000);
+    const enc = await readAll(Readable.from([data]).pipe(encryptStream([keys[1]!.recipient])));
+    expect(Buffer.compare(await readAll(Readable.from([enc]).pipe(decryptStream(keys[1]!.id))), data)).toBe(0);
+  });
+
   it('backpressure: with nobody reading the ciphertext, a producer that waits for drain is held back after a few chunks', async () => {
     const enc = encryptStream([k1.recipient]);
     const chunk = Buffer.alloc(64 * 1024, 7);

@@ -79,7 +79,9 @@ class Flow {
  */
 export function queryRows(conn: Connection, sql: string, f: TableFormat, emit: (piece: Buffer) => void): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const sb = new SqlBuffer(f.limit + (f.limit >> 1));
+    // A statement ends with the row that takes it past the limit: room for the limit and a usual row; a longer row
+    // grows the buffer (once, for that statement).
+    const sb = new SqlBuffer(f.limit + (64 << 10));
     let inStatement = false;
     let rows = 0;
     let failed = false;

@@ -115,7 +115,9 @@ export class RowPacketError extends Error {
 export class SqlBuffer {
   buf: Buffer;
   len = 0;
+  private readonly initial: number;
   constructor(initial = 1 << 21) {
+    this.initial = initial;
     this.buf = Buffer.allocUnsafe(initial);
   }
 
@@ -224,9 +226,13 @@ export class SqlBuffer {
   }
 
   /** Hands out the bytes written so far and starts a new buffer (the old one is owned by the consumer). */
+  /**
+   * The bytes written so far; the next statement starts in a new buffer of the initial size (one that grew for a big
+   * row is not kept: every statement's buffer stays alive, unused tail included, until the destination has it).
+   */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(1 << 16, this.buf.length));
+    this.buf = Buffer.allocUnsafe(this.initial);
     this.len = 0;
     return out;
   }
