@@ -46,9 +46,12 @@ build bbig "$BIG_ROWS"
 
 # The V8 flag the single executable and the Docker image start with (docs/development.md, DESIGN-notes).
 NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96}
+# Split at the dynamic imports, so what only some commands use (the daemon's metrics, notifiers…) loads when used, as
+# with the npm package (tsc output) and the single executable. An unsplit ESM bundle with external packages hoists
+# every package import to the top and loads them all at start-up (0.69 s vs 0.58 s for --version here).
 echo "== bundling the CLI (as the release does)" >&2
 mkdir -p "$WORK/cli"
-npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --packages=external --outfile="$WORK/cli/main.js" --log-level=warning
+npx esbuild src/cli/main.ts --bundle --splitting --platform=node --format=esm --packages=external --outdir="$WORK/cli" --log-level=warning
 echo '{"type":"module"}' > "$WORK/cli/package.json"
 ln -s "$PWD/node_modules" "$WORK/cli/node_modules"
 
@@ -89,6 +92,9 @@ for db in bsmall bbig; do
     run_once "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysql --to "$WORK/native.sql"
     run_once "onedump native -t2" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump -c "$WORK/threads.yml"
     run_once "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
+    # onedump's dumps are on disk when it exits (fsync before the rename); mysqldump's are in the page cache. The
+    # same guarantee for mysqldump: its file synced before the clock stops.
+    run_once "mysqldump + sync" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql && sync $WORK/mysqldump.sql"
     run_once "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
     run_once "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
   done
