@@ -116,4 +116,16 @@ awk -F'\t' '
       k = order[i]; split(k, p, "\t"); ref = "mysqldump\t" p[2]
       printf "%-22s %-7s %10.1f %9.2f %9.2f %9.1f %10.1f %8.2fx\n", p[1], p[2], b[k] / 1e6, best[k], med[k], b[k] / 1e6 / med[k], r[k] / 1024, med[ref] / med[k]
     }
+    # Throughput between the two sizes (the extra bytes over the extra median time): what each tool does per MB once
+    # running, without its fixed cost (process start-up, connecting, loading modules) that the small table shows.
+    printf "\n%-22s %16s %13s\n", "TOOL", "MB/s bsmall→bbig", "vs mysqldump"
+    for (i = 1; i <= m; i++) {
+      k = order[i]; split(k, p, "\t"); if (p[2] != "bbig" || !((p[1] "\tbsmall") in med)) continue
+      ks = p[1] "\tbsmall"; dt = med[k] - med[ks]; if (dt <= 0) continue
+      rate[p[1]] = (b[k] - b[ks]) / 1e6 / dt
+    }
+    for (i = 1; i <= m; i++) {
+      k = order[i]; split(k, p, "\t"); if (p[2] != "bbig" || !(p[1] in rate)) continue
+      printf "%-22s %16.1f %12.2fx\n", p[1], rate[p[1]], rate[p[1]] / rate["mysqldump"]
+    }
   }' "$WORK/results.tsv"
