@@ -115,15 +115,20 @@ function sideChannel(c: Conn): Promise<Conn> {
   if (!c.side) {
     const p = (async () => {
       const sftp = await c.session.sftp();
+      const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
+      if (ext['fsync@openssh.com'] !== '1') {
+        sftp.on('error', () => undefined);
+        sftp.end();
+        throw new Error('the server has no fsync@openssh.com');
+      }
       const side: Conn = { session: c.session, sftp, dead: false, onLost: new Set() };
+      // A channel that closes (its sftp-server exited, the connection dropped) is opened again by the next flush.
       const lost = () => {
         lose(side, 'the flush-behind channel closed');
         if (c.side === p) c.side = undefined;
       };
       sftp.on('close', lost);
       sftp.on('error', lost);
-      const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
-      if (ext['fsync@openssh.com'] !== '1') throw new Error('the server has no fsync@openssh.com');
       return side;
     })();
     c.side = p;
@@ -167,9 +172,11 @@ class FlushBehind {
           this.onDone();
         },
         (err: unknown) => {
+          this.release();
+          // A dropped connection is the upload's to recover from; the next connection gets a channel of its own.
+          if (c.dead) return;
           this.off = true;
           this.log?.(`flush-behind off for this upload: ${errorMessage(err)}`);
-          this.release();
         },
       )
       .finally(() => (this.busy = false));

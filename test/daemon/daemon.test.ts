@@ -95,17 +95,6 @@ jobs:
     const hookTypes = new Set(rec.delivered(webhookPath).map((r) => `${r.json.type}:${r.json.job}`));
     expect(hookTypes).toEqual(new Set(['success:good', 'failure:broken']));
 
-    // Every successful run left a complete dump under its own name; the failing job left nothing.
-    const dumps = readdirSync(join(dir, 'good'));
-    expect(dumps.length).toBeGreaterThanOrEqual(3);
-    for (const f of dumps) {
-      expect(f).toMatch(/^\d{14}-items\.sql$/);
-      const text = readFileSync(join(dir, 'good', f), 'utf8');
-      expect(text).toContain('CREATE TABLE `items`');
-      expect(text).toMatch(/-- Dump completed/);
-    }
-    expect(existsSync(join(dir, 'broken')) ? readdirSync(join(dir, 'broken')) : []).toEqual([]);
-
     // Health and metrics after those runs.
     const health = await (await fetch(`http://127.0.0.1:${healthPort}/healthz`)).json();
     const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
@@ -154,6 +143,17 @@ jobs:
     daemon.signal('SIGTERM');
     expect(await daemon.exited(20_000)).toEqual({ code: 0, signal: null });
     expect(daemon.logs.some((l) => l.msg === 'daemon stopped')).toBe(true);
+    // Checked once the daemon stopped (a run every 2 s has a .partial file while it is in flight): every successful
+    // run left a complete dump under its own name; the failing job left nothing, nor did the stop.
+    const dumps = readdirSync(join(dir, 'good'));
+    expect(dumps.length).toBeGreaterThanOrEqual(3);
+    for (const f of dumps) {
+      expect(f).toMatch(/^\d{14}-items\.sql$/);
+      const text = readFileSync(join(dir, 'good', f), 'utf8');
+      expect(text).toContain('CREATE TABLE `items`');
+      expect(text).toMatch(/-- Dump completed/);
+    }
+    expect(existsSync(join(dir, 'broken')) ? readdirSync(join(dir, 'broken')) : []).toEqual([]);
   }, 90_000);
 
   it('a good SIGHUP reload takes effect: a new job is added and runs', async () => {

@@ -225,10 +225,10 @@ export class SqlBuffer {
     this.len = p;
   }
 
-  /** Hands out the bytes written so far and starts a new buffer (the old one is owned by the consumer). */
   /**
-   * The bytes written so far; the next statement starts in a new buffer of the initial size (one that grew for a big
-   * row is not kept: every statement's buffer stays alive, unused tail included, until the destination has it).
+   * Hands out the bytes written so far (the consumer owns them) and starts a new buffer of the initial size: one
+   * that grew for a long row is not kept, since every statement's buffer, unused tail included, stays alive until
+   * the destination has written it.
    */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);
