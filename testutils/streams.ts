@@ -61,3 +61,29 @@ export function unendingStream(size: number): Readable {
   stream.pipe(out, { end: false });
   return out;
 }
+
+/**
+ * `size` random bytes in 1 MiB chunks that, after every `every` bytes, waits (up to 10 s) until `count()` has grown,
+ * so that whatever it counts (a storage's background flushes, say) is seen to happen while the stream is still being
+ * read. `waitsMet()`: how many of those waits ended with the count grown; `sha256()` once the stream has ended.
+ */
+export function pacedRandomStream(size: number, every: number, count: () => number): { stream: Readable; sha256: () => string; waitsMet: () => number } {
+  const MiB = 1024 * 1024;
+  const hash = createHash('sha256');
+  let met = 0;
+  const stream = Readable.from(
+    (async function* () {
+      for (let sent = 0; sent < size; sent += MiB) {
+        const chunk = randomBytes(MiB);
+        hash.update(chunk);
+        yield chunk;
+        if ((sent + MiB) % every === 0) {
+          const before = count();
+          for (let i = 0; i < 200 && count() === before; i++) await new Promise((r) => setTimeout(r, 50));
+          if (count() > before) met++;
+        }
+      }
+    })(),
+  );
+  return { stream, sha256: () => hash.digest('hex'), waitsMet: () => met };
+}

@@ -265,8 +265,7 @@ export class S3Storage implements Storage {
         // Known small size: read into one buffer of exactly that size (a longer stream is counted, not kept, and fails
         // the size check below) and send it as one PutObject.
         const buf = Buffer.allocUnsafe(opts.size);
-        for await (const c of pushedChunks(body)) {
-          const chunk = c as Buffer;
+        for await (const chunk of pushedChunks(body)) {
           sha?.update(chunk);
           if (total < buf.length) chunk.copy(buf, total, 0, Math.min(chunk.length, buf.length - total));
           total += chunk.length;
@@ -274,8 +273,7 @@ export class S3Storage implements Storage {
         pending = [buf.subarray(0, Math.min(total, buf.length))];
         pendingLen = pending[0]!.length;
       } else {
-        for await (const c of pushedChunks(body)) {
-          const chunk = c as Buffer;
+        for await (const chunk of pushedChunks(body)) {
           sha?.update(chunk);
           total += chunk.length;
           pending.push(chunk);

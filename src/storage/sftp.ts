@@ -13,7 +13,7 @@ import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
-import { pushedChunks } from '../util/streams.js';
+import { pushedChunks, waker } from '../util/streams.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
@@ -363,13 +363,7 @@ export class SftpStorage implements Storage {
     const pool: Buffer[] = [];
     let ackedBytes = 0;
     let writeError: unknown;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const waitForEvent = () => new Promise<void>((r) => (wake = r));
+    const { wait: waitForEvent, notify } = waker();
     /** Waits for an acknowledgement or a dropped connection; false when nothing happened for STALL_MS. */
     const waitForEventOrStall = async (): Promise<boolean> => {
       let timer: NodeJS.Timeout | undefined;
@@ -512,9 +506,8 @@ export class SftpStorage implements Storage {
         send(offset, piece);
         offset += piece.length;
       };
-      for await (const c of pushedChunks(body)) {
+      for await (let chunk of pushedChunks(body)) {
         signal?.throwIfAborted();
-        let chunk = c as Buffer;
         hash?.update(chunk);
         total += chunk.length;
         if (skip > 0) {

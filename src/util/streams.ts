@@ -1,6 +1,22 @@
 import { finished, type Readable } from 'node:stream';
 
 /**
+ * One waiter at a time, woken by the next `notify()`; a notify with nobody waiting is dropped, so a waiter checks its
+ * condition before it waits. `notify` is a stable function, fit to add and remove as a listener.
+ */
+export function waker(): { wait: () => Promise<void>; notify: () => void } {
+  let wake: (() => void) | undefined;
+  return {
+    wait: () => new Promise<void>((resolve) => (wake = resolve)),
+    notify: () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    },
+  };
+}
+
+/**
  * A Readable's chunks one at a time, as they were pushed.
  *
  * `for await (const c of readable)` calls `read()`, which hands out everything buffered at that moment as one
@@ -13,12 +29,7 @@ export async function* pushedChunks(r: Readable): AsyncGenerator<Buffer, void, u
   const queue: Buffer[] = [];
   let ended = false;
   let error: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const { wait, notify } = waker();
   const onData = (c: Buffer | string) => {
     queue.push(typeof c === 'string' ? Buffer.from(c) : c);
     if (queue.length >= 4) r.pause();
@@ -41,7 +52,7 @@ export async function* pushedChunks(r: Readable): AsyncGenerator<Buffer, void, u
       if (error) throw error;
       if (ended) return;
       if (r.isPaused()) r.resume();
-      await new Promise<void>((resolve) => (wake = resolve));
+      await wait();
     }
   } finally {
     r.off('data', onData);

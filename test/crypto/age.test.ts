@@ -206,17 +206,10 @@ describe('age encryption (typage) against the real age tool', () => {
 
   it('checks keys as typage does without loading it: every one-character change of a key is judged alike', async () => {
     const typage = await import('age-encryption');
-    const typageTakesRecipient = (r: string) => {
+    /** Whether `f` runs without throwing. */
+    const accepts = (f: () => unknown) => {
       try {
-        new typage.Encrypter().addRecipient(r);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const typageTakesIdentity = (id: string) => {
-      try {
-        new typage.Decrypter().addIdentity(id);
+        f();
         return true;
       } catch {
         return false;
@@ -243,17 +236,12 @@ describe('age encryption (typage) against the real age tool', () => {
     for (const { id, recipient } of keys) {
       for (const r of variants(recipient, true)) {
         const ours = recipientProblem(r) === undefined;
-        expect(ours, r).toBe(typageTakesRecipient(r));
+        expect(ours, r).toBe(accepts(() => new typage.Encrypter().addRecipient(r)));
         if (ours) accepted++;
       }
       for (const v of variants(id, false)) {
-        let ours = true;
-        try {
-          parseIdentityFile(v);
-        } catch {
-          ours = false;
-        }
-        expect(ours, 'identity variant').toBe(typageTakesIdentity(v));
+        const ours = accepts(() => parseIdentityFile(v));
+        expect(ours, 'identity variant').toBe(accepts(() => new typage.Decrypter().addIdentity(v)));
         if (ours) accepted++;
       }
     }

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { LocalStorage } from '../../src/storage/local.js';
+import { pacedRandomStream } from '../../testutils/streams.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,26 +29,13 @@ describe('local storage flush-behind', () => {
     const root = await mkdtemp(join(tmpdir(), 'onedump-local-flush-'));
     try {
       const st = new LocalStorage(root, { flushEvery: 2 * MiB });
-      const hash = createHash('sha256');
       const size = 24 * MiB;
-      let flushedWhileWriting = 0;
       // A source that waits (up to 10 s) for a flush after every 4 MiB: the flushes happen during the write.
-      const paced = Readable.from((async function* () {
-        for (let sent = 0; sent < size; sent += MiB) {
-          const chunk = randomBytes(MiB);
-          hash.update(chunk);
-          yield chunk;
-          if (sent % (4 * MiB) === 3 * MiB) {
-            const before = st.lastFlushes;
-            for (let i = 0; i < 200 && st.lastFlushes === before; i++) await new Promise((r) => setTimeout(r, 50));
-            if (st.lastFlushes > before) flushedWhileWriting++;
-          }
-        }
-      })());
-      const stored = await st.put('a/flushed.bin', paced);
+      const paced = pacedRandomStream(size, 4 * MiB, () => st.lastFlushes);
+      const stored = await st.put('a/flushed.bin', paced.stream);
       expect(stored.size).toBe(size);
-      expect(flushedWhileWriting).toBe(6);
-      expect(createHash('sha256').update(readFileSync(join(root, 'a/flushed.bin'))).digest('hex')).toBe(hash.digest('hex'));
+      expect(paced.waitsMet()).toBe(6);
+      expect(createHash('sha256').update(readFileSync(join(root, 'a/flushed.bin'))).digest('hex')).toBe(paced.sha256());
       expect(existsSync(join(root, 'a/flushed.bin.partial'))).toBe(false);
       // Off, and for files smaller than the interval: no flush before the final fsync.
       const off = new LocalStorage(root, { flushEvery: 0 });

@@ -4,7 +4,6 @@ import { Readable, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
 import { SftpStorage, sftpBackend, sftpCall, type SftpConn, type SftpStorageConfig } from '../../src/storage/sftp.js';
 import { withRetries } from '../../src/storage/retrying.js';
 import { storageFromUrl } from '../../src/storage/registry.js';
@@ -14,7 +13,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { PermanentError } from '../../src/util/errors.js';
 import { startSshd, type SshdInstance } from '../../testutils/sshd.js';
 import { startCutProxy } from '../../testutils/proxy.js';
-import { randomStream, unendingStream, sha256Of } from '../../testutils/streams.js';
+import { randomStream, unendingStream, sha256Of, pacedRandomStream } from '../../testutils/streams.js';
 import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
 
@@ -268,22 +267,11 @@ describe('sftp storage over one connection', () => {
     // A source that waits (up to 10 s) for a flush after every 8 MiB: flushes happen while the upload goes on.
     const st = storage({ flushEvery: 4 * MiB });
     const size = 48 * MiB;
-    const hash = createHash('sha256');
-    const paced = Readable.from((async function* () {
-      for (let sent = 0; sent < size; sent += MiB) {
-        const chunk = randomBytes(MiB);
-        hash.update(chunk);
-        yield chunk;
-        if (sent % (8 * MiB) === 7 * MiB) {
-          const before = st.lastUpload!.flushes;
-          for (let i = 0; i < 200 && st.lastUpload!.flushes === before; i++) await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    })());
-    const stored = await st.put('flush/48mb.bin', paced);
+    const paced = pacedRandomStream(size, 8 * MiB, () => st.lastUpload?.flushes ?? 0);
+    const stored = await st.put('flush/48mb.bin', paced.stream);
     expect(stored.size).toBe(size);
     expect(st.lastUpload!.flushes).toBeGreaterThanOrEqual(4);
-    expect(await fileSha(st.pathOf('flush/48mb.bin'))).toEqual({ sha256: hash.digest('hex'), size });
+    expect(await fileSha(st.pathOf('flush/48mb.bin'))).toEqual({ sha256: paced.sha256(), size });
     // The storage's channel and the flush-behind channel, kept for the connection's next uploads.
     expect(await settle(sshd, 2)).toBe(2);
     await st.close();

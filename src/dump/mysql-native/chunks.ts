@@ -147,7 +147,7 @@ function guard<T>(work: Promise<T>, out: Writable, signal: AbortSignal): Promise
   });
 }
 
-/** Writes a statement; when a few MB are queued in `out`, holds the connection until it drains (bounded memory). */
+/** Writes a statement; when two are queued in `out`, holds the connection until it drains (bounded memory). */
 function writer(out: Writable, f: TableFormat) {
   // Two statements (2 MiB by default): enough to keep the server busy while the pipeline writes. More queued bytes only
   // go cold before the kernel copies them into the page cache (that copy was ~30 % of a 1.3 GB dump's CPU profile,
