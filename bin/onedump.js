@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // V8 runs a stream of fresh Buffers (dump statements, socket reads, SSH packets) best with
-// --initial-old-space-size=96 (docs/development.md, DESIGN-notes). It is not on this shebang: `env -S` is GNU and
-// BSD only (BusyBox env on Alpine refuses it, and the command would not start at all), and V8 refuses the flag in
-// NODE_OPTIONS. The single executable and the Docker image pass it; from npm, `node --initial-old-space-size=96
-// "$(command -v onedump)" …` does.
+// --initial-old-space-size=96 --max-semi-space-size=4 (docs/development.md, DESIGN-notes). They are not on this
+// shebang: `env -S` is GNU and BSD only (BusyBox env on Alpine refuses it, and the command would not start at all),
+// and V8 refuses the first in NODE_OPTIONS. The single executable and the Docker image pass them; from npm,
+// `node --initial-old-space-size=96 --max-semi-space-size=4 "$(command -v onedump)" …` does.
 // Runs the compiled CLI (npm run build); falls back to the TypeScript sources through tsx in a checkout.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -43,13 +43,13 @@ else
   echo "build-binary: could not build ssh2's native binding for the executable; its SFTP will use JavaScript ciphers" >&2
 fi
 [ -n "${KEEP_SSHCRYPTO_BUILD:-}" ] || rm -rf dist/sshcrypto-build
-# The V8 flag the executable starts with (docs/development.md, DESIGN-notes). Its code cache is only accepted by a
-# V8 started with the same flags, so the blob is built under it too.
-v8flag=--initial-old-space-size=96
+# The V8 flags the executable starts with (docs/development.md, DESIGN-notes). Its code cache is only accepted by a
+# V8 started with the same flags, so the blob is built under them too.
+v8flags=(--initial-old-space-size=96 --max-semi-space-size=4)
 cat > dist/sea-config.json <<JSON
-{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgv": ["$v8flag"]$assets }
+{ "main": "dist/onedump.cjs", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgv": ["${v8flags[0]}", "${v8flags[1]}"]$assets }
 JSON
-"$node24" "$v8flag" --experimental-sea-config dist/sea-config.json >/dev/null
+"$node24" "${v8flags[@]}" --experimental-sea-config dist/sea-config.json >/dev/null
 cp "$node24" dist/onedump
 chmod u+w dist/onedump
 npx postject dist/onedump NODE_SEA_BLOB dist/sea-prep.blob \

@@ -13,11 +13,13 @@ function __onedumpLoadSeaSshcrypto() {
   if (!sea.isSea()) throw new Error('not running as a single executable');
   const bytes = Buffer.from(sea.getRawAsset('sshcrypto.node'));
   const digest = createHash('sha256').update(bytes).digest('hex');
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const xdg = process.env.XDG_CACHE_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
   // One level at a time and only below an existing folder: a recursive mkdir can spin forever on odd paths (/proc).
-  if (!fs.statSync(base).isDirectory()) throw new Error(`${base} is not a folder`);
-  let dir = base;
-  for (const part of ['onedump', 'native']) {
+  // The cache folder itself is created when missing (a fresh account has no ~/.cache), as the XDG spec asks: 0700.
+  if (!fs.statSync(path.dirname(base)).isDirectory()) throw new Error(`${path.dirname(base)} is not a folder`);
+  let dir = path.dirname(base);
+  for (const part of [path.basename(base), 'onedump', 'native']) {
     dir = path.join(dir, part);
     try {
       fs.mkdirSync(dir, { mode: 0o700 });
