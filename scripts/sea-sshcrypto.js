@@ -5,6 +5,15 @@
 // load). Any failure throws, and ssh2 then uses its JavaScript ciphers, as it does without the binding.
 /* global Buffer */
 function __onedumpLoadSeaSshcrypto() {
+  try {
+    return __onedumpLoadSeaSshcryptoFile();
+  } catch (err) {
+    // src/ssh/client.ts (cryptoBindingNotice) reports it at the first SSH connection.
+    globalThis.__onedumpSshcryptoError = String((err && err.message) || err);
+    throw err;
+  }
+}
+function __onedumpLoadSeaSshcryptoFile() {
   const { createHash } = require('node:crypto');
   const fs = require('node:fs');
   const os = require('node:os');

@@ -218,8 +218,24 @@ export class SshSession {
  * Connects and authenticates with the target's key, checking the host key first (known_hosts, pinned fingerprint,
  * or first-use recording). Auth and host-key failures are permanent; network failures are transient.
  */
+let bindingNoticeGiven = false;
+
+/**
+ * The single executable embeds ssh2's native crypto binding (scripts/sea-sshcrypto.js). When it cannot load, ssh2
+ * falls back to its JavaScript ciphers without a word, and SFTP runs at about half the speed; the loader leaves its
+ * reason in a global, and the first SSH connection of the process passes it on as a notice (once).
+ */
+export function cryptoBindingNotice(): string | undefined {
+  const reason = (globalThis as { __onedumpSshcryptoError?: unknown }).__onedumpSshcryptoError;
+  if (typeof reason !== 'string' || bindingNoticeGiven) return undefined;
+  bindingNoticeGiven = true;
+  return `SSH runs without its native crypto binding (${reason}), at about half the speed; set XDG_CACHE_HOME to a folder of your own on a file system that allows running programs.`;
+}
+
 export async function connectSsh(t: SshTarget, o: ConnectOptions = {}): Promise<SshSession> {
   const where = `${t.user}@${t.host}:${t.port}`;
+  const notice = o.onNotice && cryptoBindingNotice();
+  if (notice) o.onNotice?.(notice);
   o.signal?.throwIfAborted();
   // Our own socket so Nagle can be turned off before any data flows (streamed SFTP writes crawl otherwise).
   const sock: Socket = await new Promise((resolve, reject) => {

@@ -127,6 +127,24 @@ describe('ssh host keys', () => {
   });
 });
 
+describe('ssh crypto binding notice', () => {
+  it("passes the single executable's binding failure on at the first connection that listens, once", async () => {
+    const g = globalThis as { __onedumpSshcryptoError?: string };
+    g.__onedumpSshcryptoError = '/home/x/.cache is not a folder';
+    try {
+      const t = sshTarget({ ...base(), sshkey: sshd.keyPath }, 'job');
+      await (await connectSsh(t)).close(); // nobody listens: nothing is used up
+      const notices: string[] = [];
+      for (let i = 0; i < 2; i++) await (await connectSsh(t, { onNotice: (m) => notices.push(m) })).close();
+      expect(notices).toEqual([
+        'SSH runs without its native crypto binding (/home/x/.cache is not a folder), at about half the speed; set XDG_CACHE_HOME to a folder of your own on a file system that allows running programs.',
+      ]);
+    } finally {
+      delete g.__onedumpSshcryptoError;
+    }
+  });
+});
+
 describe('ssh tunnel and exec', () => {
   it('forwards a local port and passes stdin to a remote command', async () => {
     const echo = createServer((s) => s.pipe(s));
