@@ -214,10 +214,6 @@ export class SshSession {
   }
 }
 
-/**
- * Connects and authenticates with the target's key, checking the host key first (known_hosts, pinned fingerprint,
- * or first-use recording). Auth and host-key failures are permanent; network failures are transient.
- */
 let bindingNoticeGiven = false;
 
 /**
@@ -232,10 +228,16 @@ export function cryptoBindingNotice(): string | undefined {
   return `SSH runs without its native crypto binding (${reason}), at about half the speed; set XDG_CACHE_HOME to a folder of your own on a file system that allows running programs.`;
 }
 
+/**
+ * Connects and authenticates with the target's key, checking the host key first (known_hosts, pinned fingerprint,
+ * or first-use recording). Auth and host-key failures are permanent; network failures are transient.
+ */
 export async function connectSsh(t: SshTarget, o: ConnectOptions = {}): Promise<SshSession> {
   const where = `${t.user}@${t.host}:${t.port}`;
-  const notice = o.onNotice && cryptoBindingNotice();
-  if (notice) o.onNotice?.(notice);
+  if (o.onNotice) {
+    const notice = cryptoBindingNotice();
+    if (notice) o.onNotice(notice);
+  }
   o.signal?.throwIfAborted();
   // Our own socket so Nagle can be turned off before any data flows (streamed SFTP writes crawl otherwise).
   const sock: Socket = await new Promise((resolve, reject) => {
