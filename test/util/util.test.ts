@@ -3,7 +3,7 @@ import { redactText, redactValue, registerSecret } from '../../src/util/redact.j
 import { backoffDelay, retry, DEFAULT_RETRY } from '../../src/util/retry.js';
 import { isTransient, PermanentError, errorMessage } from '../../src/util/errors.js';
 import { backupKey, retentionPattern, timestampPrefix } from '../../src/jobs/naming.js';
-import { parseDuration } from '../../src/util/duration.js';
+import { formatBytes, parseDuration } from '../../src/util/duration.js';
 import { createLogger } from '../../src/util/logger.js';
 import { Writable } from 'node:stream';
 
@@ -40,6 +40,17 @@ describe('redaction', () => {
     expect(out).not.toContain('pw1234');
     expect(out).not.toContain('zzz');
     expect(JSON.parse(out).msg).toBe('connecting with ***');
+  });
+});
+
+describe('formatBytes', () => {
+  it('prints whole bytes below 1 KiB (rates too) and one decimal above', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(5)).toBe('5 B');
+    expect(formatBytes((5 / 188) * 1000)).toBe('27 B');
+    expect(formatBytes(1023.6)).toBe('1024 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(1.35e9)).toBe('1.3 GiB');
   });
 });
 
