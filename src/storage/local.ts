@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { z } from 'zod';
 import { str, described } from '../config/fields.js';
 import { PermanentError } from '../util/errors.js';
-import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import type { StorageBackend } from './backend.js';
 import { mkdirs } from '../util/mkdirs.js';
 
@@ -17,7 +17,6 @@ export function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
 }
 
-const PARTIAL = '.partial';
 
 /** Files on local disk under `root`; writes `name.partial`, fsyncs, then renames, so a final name is always whole. */
 export class LocalStorage implements Storage {
@@ -30,7 +29,7 @@ export class LocalStorage implements Storage {
   /** `flushEvery`: bytes between background flushes (default 64 MiB; 0 = off). */
   constructor(root: string, opts: { flushEvery?: number } = {}) {
     this.root = resolve(expandHome(root));
-    this.flushEvery = opts.flushEvery ?? FLUSH_EVERY;
+    this.flushEvery = opts.flushEvery ?? FLUSH_BEHIND_EVERY;
   }
 
   describe(key?: string): string {
@@ -47,7 +46,7 @@ export class LocalStorage implements Storage {
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const finalPath = this.pathOf(key);
-    const partial = finalPath + PARTIAL;
+    const partial = finalPath + PARTIAL_SUFFIX;
     try {
       await mkdirs(dirname(finalPath));
     } catch (err) {
@@ -136,7 +135,7 @@ export class LocalStorage implements Storage {
       if (!st) continue;
       if (st.isDirectory()) {
         if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(full, key, prefix);
-      } else if (st.isFile() && key.startsWith(prefix) && !name.endsWith(PARTIAL)) {
+      } else if (st.isFile() && key.startsWith(prefix) && !name.endsWith(PARTIAL_SUFFIX)) {
         yield { key, size: st.size, modified: st.mtime };
       }
     }
@@ -159,11 +158,8 @@ export class LocalStorage implements Storage {
   }
 }
 
-/** Bytes written between two background flushes (see flushBehind). */
-const FLUSH_EVERY = 64 * 1024 * 1024;
-
 /**
- * Flush-behind: every FLUSH_EVERY bytes the file is fdatasynced in the background (on libuv's thread pool, next to
+ * Flush-behind: every FLUSH_BEHIND_EVERY bytes the file is fdatasynced in the background (on libuv's thread pool, next to
  * the writes) while the stream goes on, so the fsync before the rename waits for the last few MiB instead of the
  * whole backup: a host with plenty of RAM otherwise keeps all of it in the page cache until that fsync (~0.7 s per
  * GiB on this machine's SSD, seconds per GiB on a disk array). Failures are left to the final fsync, which reports

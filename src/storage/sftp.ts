@@ -12,13 +12,12 @@ import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage,
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
-import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { pushedChunks, waker } from '../util/streams.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
 
-const PARTIAL = '.partial';
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
@@ -104,8 +103,6 @@ export interface SftpUploadStats {
   /** Background fsyncs completed while the upload went on (flush-behind). */
   flushes: number;
 }
-
-const FLUSH_EVERY = 64 * 1024 * 1024;
 
 /**
  * The connection's second SFTP channel (its own sftp-server process), for flush-behind; opened by the first upload
@@ -338,7 +335,7 @@ export class SftpStorage implements Storage {
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const finalPath = this.pathOf(key);
-    const partial = finalPath + PARTIAL;
+    const partial = finalPath + PARTIAL_SUFFIX;
     const where = this.describeRemote(finalPath);
     const stats: SftpUploadStats = { reconnects: 0, bytesSent: 0, resumedAt: [], flushes: 0 };
     this.lastUpload = stats;
@@ -354,7 +351,7 @@ export class SftpStorage implements Storage {
 
     let conn!: Conn;
     let handle!: Buffer;
-    const flushEvery = this.cfg.flushEvery ?? FLUSH_EVERY;
+    const flushEvery = this.cfg.flushEvery ?? FLUSH_BEHIND_EVERY;
     const flusher = flushEvery > 0
       ? new FlushBehind(partial, flushEvery, () => stats.flushes++, (m) => this.cfg.log?.debug(`sftp storage: ${where}: ${m}`))
       : undefined;
@@ -647,7 +644,7 @@ export class SftpStorage implements Storage {
       const key = dirKey ? `${dirKey}/${e.filename}` : e.filename;
       if (e.attrs.isDirectory()) {
         if (key.startsWith(prefix) || prefix.startsWith(key + '/')) yield* this.walk(c, key, prefix);
-      } else if (e.attrs.isFile() && key.startsWith(prefix) && !e.filename.endsWith(PARTIAL)) {
+      } else if (e.attrs.isFile() && key.startsWith(prefix) && !e.filename.endsWith(PARTIAL_SUFFIX)) {
         yield { key, size: e.attrs.size, modified: new Date(e.attrs.mtime * 1000) };
       }
     }

@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { RetryPolicy } from '../util/retry.js';
 
+/** The name of an upload in progress (`name.partial`) in local and sftp storage; listings and sync sources skip it. */
+export const PARTIAL_SUFFIX = '.partial';
+
+/** Flush-behind in local and sftp storage: bytes written between two background flushes of the partial file. */
+export const FLUSH_BEHIND_EVERY = 64 * 1024 * 1024;
+
 /** What a backend knows about one stored object. */
 export interface ObjectInfo {
   /** Key relative to the storage's root (forward slashes). */

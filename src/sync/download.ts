@@ -4,7 +4,7 @@ import { dirname, resolve, sep } from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ObjectInfo, Storage } from '../storage/types.js';
+import { PARTIAL_SUFFIX, type ObjectInfo, type Storage } from '../storage/types.js';
 import type { Logger } from '../util/logger.js';
 import { retry, DEFAULT_RETRY } from '../util/retry.js';
 import { mapSettled } from '../util/concurrency.js';
@@ -171,7 +171,7 @@ export async function runDownload(opts: DownloadOptions): Promise<DownloadResult
 }
 
 async function downloadOne(item: DownloadItem, opts: DownloadOptions): Promise<void> {
-  const partial = item.path + '.partial';
+  const partial = item.path + PARTIAL_SUFFIX;
   try {
     await mkdirs(dirname(item.path));
   } catch (err) {

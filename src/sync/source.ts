@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import { OnedumpError, UsageError } from '../util/errors.js';
 import { CHECKSUM_STATE_FILE } from './state.js';
+import { PARTIAL_SUFFIX } from '../storage/types.js';
 
 /** One local file to send. */
 export interface SourceFile {
@@ -33,8 +34,6 @@ export interface ResolvedSource {
   folder: string;
   files: SourceFile[];
 }
-
-const PARTIAL = '.partial';
 
 /** Lists the files a sync would consider, sorted by relative path. */
 export async function listSource(spec: SourceSpec): Promise<ResolvedSource> {
@@ -72,7 +71,7 @@ export async function listSource(spec: SourceSpec): Promise<ResolvedSource> {
         if (spec.recursive) await walk(full);
         continue;
       }
-      if (!s.isFile() || name.endsWith(PARTIAL) || excluded.has(full)) continue;
+      if (!s.isFile() || name.endsWith(PARTIAL_SUFFIX) || excluded.has(full)) continue;
       if (name === CHECKSUM_STATE_FILE || /^\.checksum\.onedump\..*\.tmp$/.test(name)) continue;
       const rel = relative(src, full).split(sep).join('/');
       if (!match(rel)) continue;
