@@ -1,17 +1,15 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ROOT } from './cli.js';
 
 /**
- * The shared fixtures from real MySQL 8.4 servers: ../shared/fixtures beside the checkout (as on the dev machines and
- * in CI), or ONEDUMP_SHARED_FIXTURES. Missing fixtures fail loudly.
+ * Data written by real MySQL 8.4 servers (binlogs, a --source-data=2 dump, slow logs), copied into the repository from
+ * the steering repo's shared/fixtures so that a plain clone runs the tests (see test/fixtures/REAL-SERVERS.md).
+ * Missing fixtures fail loudly.
  */
 export function sharedFixtures(...parts: string[]): string {
-  // Beside the checkout (CI, /work/main), or two levels up for git worktrees (/work/wt/NAME).
-  const candidates = [resolve(ROOT, '..', 'shared', 'fixtures'), resolve(ROOT, '..', '..', 'shared', 'fixtures')];
-  const base = process.env.ONEDUMP_SHARED_FIXTURES ?? candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
-  if (!existsSync(base)) {
-    throw new Error(`shared fixtures not found at ${base}: check out next to shared/ or set ONEDUMP_SHARED_FIXTURES`);
-  }
-  return join(base, ...parts);
+  const base = join(ROOT, 'test', 'fixtures');
+  const path = join(base, ...parts);
+  if (!existsSync(path)) throw new Error(`test fixture not found: ${path}`);
+  return path;
 }

@@ -7,7 +7,7 @@ import type { MariaDBInstance } from '../../testutils/mariadb.js';
 
 import { sharedFixtures } from '../../testutils/fixtures.js';
 
-/** The MySQL 8.4 binlogs and dump from ../shared/fixtures (see testutils/fixtures.ts). */
+/** The MySQL 8.4 binlogs and dump in test/fixtures/mysql84 (see testutils/fixtures.ts). */
 export const FIXTURES = sharedFixtures('mysql84');
 
 export interface ListedEvent {
