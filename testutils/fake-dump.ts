@@ -2,6 +2,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** The line a real mysqldump ends with: stand-ins print it last, or the job fails as incomplete (src/dump/completeness.ts). */
+export const DUMP_COMPLETED = 'echo "-- Dump completed"';
+
 /**
  * Writes a stand-in for mysqldump (used as a job's driverpath): a shell script with the given body. The real
  * binary's arguments arrive as "$@" (the first is --defaults-extra-file=PATH with the credentials).

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
 import { runToolDump } from './tool.js';
+import { mysqldumpEndCheck } from './completeness.js';
 
 /**
  * Options the job gets when it sets none: a consistent, restorable dump (one snapshot, rows streamed, routines,
@@ -61,6 +62,8 @@ export class MysqldumpDumper implements Dumper {
     return runToolDump(
       {
         label: 'mysqldump',
+        endCheck: mysqldumpEndCheck(ctx.job.options ?? MYSQLDUMP_DEFAULT_OPTIONS),
+        unchecked: 'its options (--compact or --skip-comments) leave out the "-- Dump completed" line',
         binary: this.binary,
         secret: { kind: 'my.cnf', content: clientDefaults(this.dsn) },
         // --defaults-extra-file must come first.

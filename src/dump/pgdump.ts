@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Dumper, DumpInfo, JobContext } from './types.js';
 import type { ParsedDsn } from '../config/dsn.js';
 import { runToolDump } from './tool.js';
+import { pgDumpEndCheck } from './completeness.js';
 
 /** .pgpass escaping: backslash and colon. */
 function pgpassField(v: string): string {
@@ -67,6 +68,8 @@ export class PgDumpDumper implements Dumper {
     return runToolDump(
       {
         label: 'pg_dump',
+        endCheck: pgDumpEndCheck(ctx.job.options ?? []),
+        unchecked: 'the custom and directory formats have no end marker',
         binary: this.binary,
         secret: this.dsn.password !== undefined ? { kind: 'pgpass', content: pgpassLine(this.dsn) } : undefined,
         args: () => this.args(ctx.job),

@@ -4,6 +4,8 @@ import { createSecretFile } from '../util/secret-file.js';
 import { runDumpProcess } from './process.js';
 import { classifyToolError } from './classify.js';
 import { remoteDumpCommand, runRemoteDump } from './remote.js';
+import { observedWritable, type EndCheck } from './completeness.js';
+import { OnedumpError } from '../util/errors.js';
 
 /** How to run a client dump tool (mysqldump, pg_dump) with its credentials in a 0600 file, locally or over SSH. */
 export interface ToolDump {
@@ -18,13 +20,22 @@ export interface ToolDump {
   env?(cred: string | undefined): NodeJS.ProcessEnv;
   /** Non-secret variables for a remote run; `cred` is "{CRED}" or undefined. */
   remoteEnv?(cred: string | undefined): Record<string, string>;
+  /**
+   * The tool's end marker, checked after a clean exit (see completeness.ts); `unchecked` says why there is none
+   * (e.g. --compact), logged once per run so that nobody believes a check ran.
+   */
+  endCheck?: EndCheck;
+  unchecked?: string;
 }
 
 /**
  * Runs a dump tool into `out`: over SSH exec when the job has `sshhost` (the secret travels on stdin into a remote
  * 0600 file), else locally with the secret in a 0600 temp file removed afterwards. Failures become one sentence.
  */
-export async function runToolDump(t: ToolDump, out: Writable, ctx: JobContext): Promise<DumpInfo> {
+export async function runToolDump(t: ToolDump, target: Writable, ctx: JobContext): Promise<DumpInfo> {
+  const check = t.endCheck;
+  const out = check ? observedWritable(target, (c) => check.observe(c)) : target;
+  if (!check && t.unchecked) ctx.log.warn(`${t.label}: ${t.unchecked}; only its exit status says whether the dump is complete.`);
   try {
     if (ctx.job.sshhost) {
       await runRemoteDump({
@@ -37,7 +48,8 @@ export async function runToolDump(t: ToolDump, out: Writable, ctx: JobContext): 
         out,
         signal: ctx.signal,
       });
-      return {};
+      await finish(out, target);
+      return verdict(t);
     }
     const cred = t.secret ? createSecretFile(t.secret.kind, t.secret.content) : undefined;
     try {
@@ -45,8 +57,27 @@ export async function runToolDump(t: ToolDump, out: Writable, ctx: JobContext): 
     } finally {
       cred?.remove();
     }
+    await finish(out, target);
   } catch (err) {
+    if (out !== target) out.destroy();
     throw classifyToolError(err, ctx.job.name);
   }
-  return {};
+  return verdict(t);
+}
+
+/** Waits until the observing wrapper has passed everything on to the real output (which stays open). */
+async function finish(out: Writable, target: Writable): Promise<void> {
+  if (out === target) return;
+  await new Promise<void>((resolve, reject) => {
+    out.once('finish', resolve);
+    out.once('error', reject);
+    out.end();
+  });
+}
+
+function verdict(t: ToolDump): DumpInfo {
+  if (!t.endCheck) return {};
+  const problem = t.endCheck.verdict();
+  if (problem) throw new OnedumpError(`${t.label} exited 0 but its output ${problem}: the dump is incomplete, so nothing was stored.`);
+  return { details: { complete: t.endCheck.marker } };
 }

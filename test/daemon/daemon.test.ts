@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
 import { startHttpRecorder, type HttpRecorder } from '../../testutils/http-recorder.js';
 import { startDaemon, type DaemonProcess } from '../../testutils/daemon-process.js';
-import { fakeDumpBinary } from '../../testutils/fake-dump.js';
+import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { freePort } from '../../testutils/ports.js';
 import { runCli } from '../../testutils/cli.js';
 
@@ -158,7 +158,7 @@ jobs:
 
   it('a good SIGHUP reload takes effect: a new job is added and runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
-    const bin = fakeDumpBinary('echo "-- one"', dir);
+    const bin = fakeDumpBinary(`echo "-- one"\n${DUMP_COMPLETED}`, dir);
     const job = (name: string) =>
       `  - name: ${name}\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/${name}.sql }] }\n`;
     const config = join(dir, 'jobs.yml');
@@ -169,7 +169,7 @@ jobs:
     daemon.signal('SIGHUP');
     await daemon.waitForLog(/configuration reloaded/);
     await daemon.waitForLog(/job "second" run 1 finished/);
-    expect(readFileSync(join(dir, 'second.sql'), 'utf8')).toBe('-- one\n');
+    expect(readFileSync(join(dir, 'second.sql'), 'utf8')).toBe('-- one\n-- Dump completed\n');
     // "first" kept its hourly timing: it did not run again.
     expect(daemon.logs.filter((l) => /job "first" run \d+ finished/.test(l.msg))).toHaveLength(1);
     daemon.signal('SIGINT');
@@ -178,7 +178,7 @@ jobs:
 
   it("the Go tool's form -f FILE -c 2s runs every job at that interval, whatever the file's schedules", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-daemon-'));
-    const bin = fakeDumpBinary('echo "-- go form"', dir);
+    const bin = fakeDumpBinary(`echo "-- go form"\n${DUMP_COMPLETED}`, dir);
     const config = join(dir, 'jobs.yml');
     writeFileSync(
       config,

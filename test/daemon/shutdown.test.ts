@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
 import { startDaemon, type DaemonProcess } from '../../testutils/daemon-process.js';
 import { startHttpRecorder, type HttpRecorder } from '../../testutils/http-recorder.js';
-import { fakeDumpBinary } from '../../testutils/fake-dump.js';
+import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { requireBinary } from '../../testutils/binaries.js';
 
 const db = sharedMariaDB();
@@ -106,7 +106,7 @@ describe('daemon shutdown', () => {
 
   it('maxjobs bounds concurrent runs; a run still queued for a slot does not start after SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-queue-'));
-    const bin = fakeDumpBinary('echo "-- q"\nexec sleep 2', dir);
+    const bin = fakeDumpBinary(`echo "-- q"\nsleep 2\n${DUMP_COMPLETED}`, dir);
     const job = (n: string) =>
       `  - name: ${n}\n    dbdriver: mysqldump\n    dbdsn: root:pw@tcp(127.0.0.1:1)/x\n    driverpath: ${bin}\n    storage: { local: [{ path: ${dir}/${n}.sql }] }\n`;
     const config = join(dir, 'jobs.yml');
@@ -123,7 +123,7 @@ describe('daemon shutdown', () => {
 
   it('a job never overlaps itself: ticks during a run are skipped and logged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-overlap-'));
-    const bin = fakeDumpBinary('echo "-- x"\nexec sleep 3', dir);
+    const bin = fakeDumpBinary(`echo "-- x"\nsleep 3\n${DUMP_COMPLETED}`, dir);
     const config = join(dir, 'jobs.yml');
     writeFileSync(
       config,

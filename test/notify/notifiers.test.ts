@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHttpRecorder, type HttpRecorder } from '../../testutils/http-recorder.js';
-import { fakeDumpBinary } from '../../testutils/fake-dump.js';
+import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { createNotifiers } from '../../src/notify/create.js';
 import { runJobs } from '../../src/jobs/runner.js';
@@ -187,7 +187,7 @@ describe('notifications from real job runs', () => {
 
   it('a notifier that stays down does not change the job result, but is counted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-notify-'));
-    const bin = fakeDumpBinary(`echo "-- dump"\necho "CREATE TABLE t (id int);"`, dir);
+    const bin = fakeDumpBinary(`echo "-- dump"\necho "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
     rec.failNext(100, 404, '/down');
     const loaded = parseConfigText(
       jobsYaml(dir, bin, `  slack:\n    - incomingwebhook: ${rec.url}/down\n    - incomingwebhook: ${rec.url}/up`),
@@ -196,8 +196,8 @@ describe('notifications from real job runs', () => {
     );
     const summary = await runJobs(loaded, { log: silentLogger, notifiers: createNotifiers(loaded.config, silentLogger) });
     expect(summary.results[0]!.ok).toBe(true);
-    expect(readFileSync(join(dir, 'leaky.sql'), 'utf8')).toBe('-- dump\nCREATE TABLE t (id int);\n');
+    expect(readFileSync(join(dir, 'leaky.sql'), 'utf8')).toBe('-- dump\nCREATE TABLE t (id int);\n-- Dump completed\n');
     expect(summary.notificationFailures).toBe(1);
-    expect(rec.delivered('/up').map((r) => r.json.text)).toEqual([expect.stringMatching(/^Backup job "leaky" succeeded: 33 B in /)]);
+    expect(rec.delivered('/up').map((r) => r.json.text)).toEqual([expect.stringMatching(/^Backup job "leaky" succeeded: 51 B in /)]);
   });
 });
