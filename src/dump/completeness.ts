@@ -12,6 +12,8 @@ export interface EndCheck {
   observe(chunk: Buffer): void;
   /** undefined when the output is complete; else what is wrong, as a clause ("does not end with …"). */
   verdict(): string | undefined;
+  /** What the dump's header says of its source, for the manifest. */
+  facts(): { server?: string; databases?: string[] };
 }
 
 const HEAD_BYTES = 4096;
@@ -36,6 +38,14 @@ class HeadTail {
       const joined = Buffer.concat([this.tail, chunk]);
       this.tail = joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined;
     }
+  }
+
+  /** mysqldump's "-- Server version\t…" and "Database: …", pg_dump's "-- Dumped from database version …". */
+  facts(): { server?: string; databases?: string[] } {
+    const head = this.headText();
+    const server = /^-- Server version\t(.+)$/m.exec(head)?.[1] ?? /^-- Dumped from database version (.+)$/m.exec(head)?.[1];
+    const db = /^-- Host: .*? {4}Database: (.+)$/m.exec(head)?.[1]?.trim();
+    return { server: server?.trim(), databases: db ? [db] : undefined };
   }
 
   headText(): string {
@@ -83,6 +93,7 @@ export function mysqldumpEndCheck(options: readonly string[]): EndCheck | undefi
     return {
       marker: "mysqldump's closing </mysqldump> tag",
       observe: (c) => ht.observe(c),
+      facts: () => ht.facts(),
       verdict: () => (lastLines(ht.tailText(), 1)[0] === '</mysqldump>' ? undefined : 'does not end with </mysqldump>'),
     };
   }
@@ -94,6 +105,7 @@ export function mysqldumpEndCheck(options: readonly string[]): EndCheck | undefi
   return {
     marker: "mysqldump's '-- Dump completed' line",
     observe: (c) => ht.observe(c),
+    facts: () => ht.facts(),
     verdict: () => {
       const last = lastLines(ht.tailText(), 1)[0];
       return last !== undefined && /^-- Dump completed( on .*)?$/.test(last) ? undefined : "does not end with mysqldump's '-- Dump completed' line";
@@ -115,6 +127,7 @@ export function pgDumpEndCheck(options: readonly string[]): EndCheck | undefined
     return {
       marker: 'the tar format’s two closing zero blocks',
       observe: (c) => ht.observe(c),
+      facts: () => ({}),
       verdict: () => {
         const tail = ht.tailText();
         return ht.bytes >= 1024 && ht.bytes % 512 === 0 && /^\0{1024}$/.test(tail.slice(-1024)) ? undefined : 'does not end with the tar format’s two zero blocks';
@@ -125,6 +138,7 @@ export function pgDumpEndCheck(options: readonly string[]): EndCheck | undefined
   return {
     marker: "pg_dump's '-- PostgreSQL database dump complete' line",
     observe: (c) => ht.observe(c),
+    facts: () => ht.facts(),
     verdict: () => {
       const restrict = /^\\restrict (\S+)$/m.exec(ht.headText());
       const lines = lastLines(ht.tailText(), 3);

@@ -76,8 +76,10 @@ async function finish(out: Writable, target: Writable): Promise<void> {
 }
 
 function verdict(t: ToolDump): DumpInfo {
-  if (!t.endCheck) return {};
+  const missing = [`per-table row counts (${t.label}'s output is stored as it is, not parsed)`];
+  if (!t.endCheck) return { missing: [...missing, `an end marker (${t.unchecked ?? 'none in this format'})`] };
   const problem = t.endCheck.verdict();
   if (problem) throw new OnedumpError(`${t.label} exited 0 but its output ${problem}: the dump is incomplete, so nothing was stored.`);
-  return { details: { complete: t.endCheck.marker } };
+  const facts = t.endCheck.facts();
+  return { endMarker: t.endCheck.marker, server: facts.server, databases: facts.databases, missing, details: { complete: t.endCheck.marker } };
 }

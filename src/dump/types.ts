@@ -14,6 +14,14 @@ export interface DumpInfo {
   binlog?: { file: string; position: number };
   /** Free-form facts for logs and results (server version, tables dumped, …). */
   details?: Record<string, unknown>;
+  /** For the backup's manifest: the server version as reported, the databases dumped, per-table rows when counted. */
+  server?: string;
+  databases?: string[];
+  tables?: Array<{ database?: string; name: string; rows: number }>;
+  /** The dump tool's end marker that was found (see completeness.ts); undefined when its format has none. */
+  endMarker?: string;
+  /** What this dumper cannot record in a manifest (e.g. per-table rows of mysqldump). */
+  missing?: string[];
 }
 
 /** Produces a dump as a byte stream; never buffers a table in memory. */

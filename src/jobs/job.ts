@@ -9,6 +9,8 @@ import { createDumper } from '../dump/registry.js';
 import { backupKey, namingOf } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
+import { buildManifest, manifestKey, putJson } from './manifest.js';
+import { VERSION } from '../version.js';
 import { errorMessage, isTransient, UsageError } from '../util/errors.js';
 import { policyFromConfig, retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
@@ -122,6 +124,33 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         d.error = `stored ${d.bytes} bytes but the dump produced ${result.bytes}`;
       }
     }
+    if (!result.error) {
+      // The manifest goes next to each stored copy, after it is committed; a copy without one is reported as failed.
+      const finishedAt = new Date().toISOString();
+      await Promise.all(
+        result.outcomes.map(async (x, i) => {
+          const d = resultDest[i]!;
+          if (!d.ok) return;
+          const manifest = buildManifest({
+            job,
+            dsn: p.dsn,
+            info: result.info,
+            startedAt,
+            finishedAt,
+            name: x.destination.key.split('/').pop() ?? x.destination.key,
+            size: result.bytes,
+            sha256: result.sha256,
+            onedump: VERSION,
+          });
+          try {
+            await putJson(x.destination.storage, manifestKey(x.destination.key), manifest, signal);
+          } catch (err) {
+            d.ok = false;
+            d.error = `the backup was stored but its manifest could not be: ${errorMessage(err)}`;
+          }
+        }),
+      );
+    }
     const failed = resultDest.filter((d) => !d.ok);
     let error: string | undefined;
     if (result.error) error = errorMessage(result.error);
@@ -129,7 +158,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
     if (!result.error) {
       for (const t of p.targets) {
         const d = destinations.find((x) => x.name === t.name);
-        if (!t.keep || !d || !okOutcomes.some((x) => x.destination.name === t.name)) continue;
+        if (!t.keep || !d || !okOutcomes.some((x) => x.destination.name === t.name) || !resultDest.find((x) => x.name === t.name)?.ok) continue;
         try {
           await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log });
         } catch (err) {

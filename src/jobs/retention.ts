@@ -1,6 +1,7 @@
 import type { Destination } from '../storage/types.js';
 import type { Logger } from '../util/logger.js';
 import { retentionPattern, splitKey, type NamingOptions } from './naming.js';
+import { deleteSidecars } from './manifest.js';
 
 /**
  * Deletes the oldest backups of this job beyond `keep` at one destination. Only names the job itself writes are
@@ -23,6 +24,8 @@ export async function applyRetention(
   const doomed = mine.slice(opts.keep);
   for (const key of doomed) {
     await d.storage.delete(key);
+    // Its manifest and verification record go with it; a backup from before manifests has none.
+    await deleteSidecars(d, key);
     opts.log.info({ destination: d.name, deleted: d.storage.describe(key) }, `retention: deleted ${d.storage.describe(key)} (keep ${opts.keep})`);
   }
   return doomed;

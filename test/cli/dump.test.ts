@@ -67,14 +67,37 @@ jobs:
     );
     const r = await runCli(['dump', '-c', cfg, '--json'], { env: { DB_PASS: m.password } });
     expect(r.code).toBe(1);
-    const result = JSON.parse(r.stdout) as { ok: boolean; jobs: Array<{ job: string; ok: boolean; sha256?: string; error?: string; destinations: Array<{ location: string; ok: boolean }> }> };
+    const result = JSON.parse(r.stdout) as { ok: boolean; jobs: Array<{ job: string; ok: boolean; sha256?: string; bytes: number; fileName?: string; error?: string; destinations: Array<{ location: string; ok: boolean }> }> };
     expect(result.ok).toBe(false);
     const good = result.jobs.find((j) => j.job === 'good')!;
     const bad = result.jobs.find((j) => j.job === 'unreachable')!;
     expect(good.ok).toBe(true);
     expect(bad.ok).toBe(false);
     expect(bad.error).toMatch(/mysqldump exited with code 2: .*Can't connect/);
-    const files = listAll(out).filter((f) => !f.endsWith('jobs.yml'));
+    const all = listAll(out).filter((f) => !f.endsWith('jobs.yml'));
+    const files = all.filter((f) => !f.endsWith('.manifest.json'));
+    // Each copy has its manifest beside it, which names it, its size and sha256, and holds no credentials.
+    const manifests = all.filter((f) => f.endsWith('.manifest.json'));
+    expect(manifests.map((f) => f.slice(out.length))).toEqual([
+      expect.stringMatching(/^\/a\/\d{14}-app\.sql\.gz\.manifest\.json$/),
+      expect.stringMatching(/^\/b\/\d{14}-app\.sql\.gz\.manifest\.json$/),
+    ]);
+    for (const f of manifests) {
+      const text = readFileSync(f, 'utf8');
+      expect(text).not.toContain(m.password);
+      const doc = JSON.parse(text);
+      expect(doc).toMatchObject({
+        format: 'onedump-backup-manifest',
+        version: 1,
+        job: 'good',
+        driver: 'mysqldump',
+        source: { engine: 'mysql', host: m.host, port: m.port, server: expect.stringMatching(/MariaDB/) },
+        databases: [db],
+        compression: { algorithm: 'gzip', level: 6 },
+        backup: { name: good.fileName, size: good.bytes, sha256: good.sha256 },
+        complete: { exitStatus: true, endMarker: expect.stringContaining('Dump completed') },
+      });
+    }
     // Exactly the two good copies: no .partial, nothing for the failed job.
     expect(files.map((f) => f.slice(out.length))).toEqual([
       expect.stringMatching(/^\/a\/\d{14}-app\.sql\.gz$/),
@@ -131,6 +154,7 @@ jobs:
       '20200101000000-app.sql.bak',
       '20200103000000-app.sql',
       expect.stringMatching(/^20\d{12}-app\.sql$/),
+      expect.stringMatching(/^20\d{12}-app\.sql\.manifest\.json$/),
       'jobs.yml',
       'other-app.sql',
     ]);

@@ -91,8 +91,13 @@ ${paths.map((p) => `        - path: ${out}/${p}${keep ? `\n          keep: ${kee
     expect(secret.fileName).toMatch(/^\d{14}-app\.sql\.gz\.age$/);
 
     const inA = readdirSync(join(out, 'a')).sort();
-    expect(inA).toEqual(['20200101000000-app.sql.gz', '20200102000000-app.sql.gz.age', secret.fileName]);
-    expect(readdirSync(join(out, 'b'))).toEqual([secret.fileName]);
+    expect(inA).toEqual(['20200101000000-app.sql.gz', '20200102000000-app.sql.gz.age', secret.fileName, `${secret.fileName}.manifest.json`]);
+    expect(readdirSync(join(out, 'b')).sort()).toEqual([secret.fileName, `${secret.fileName}.manifest.json`]);
+    // The manifest names the recipients' public keys, never a secret key.
+    const manifest = JSON.parse(readFileSync(join(out, 'b', `${secret.fileName}.manifest.json`), 'utf8'));
+    expect(manifest.encryption.algorithm).toBe('age');
+    expect(manifest.encryption.recipients.every((k: string) => k.startsWith('age1'))).toBe(true);
+    expect(JSON.stringify(manifest)).not.toMatch(/AGE-SECRET-KEY/);
     const a = readFileSync(join(out, 'a', secret.fileName));
     const b = readFileSync(join(out, 'b', secret.fileName));
     expect(a.equals(b)).toBe(true);

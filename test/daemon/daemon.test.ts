@@ -145,7 +145,9 @@ jobs:
     expect(daemon.logs.some((l) => l.msg === 'daemon stopped')).toBe(true);
     // Checked once the daemon stopped (a run every 2 s has a .partial file while it is in flight): every successful
     // run left a complete dump under its own name; the failing job left nothing, nor did the stop.
-    const dumps = readdirSync(join(dir, 'good'));
+    const all = readdirSync(join(dir, 'good'));
+    const dumps = all.filter((f) => !f.endsWith('.manifest.json'));
+    expect(all.filter((f) => f.endsWith('.manifest.json')).sort()).toEqual(dumps.map((f) => `${f}.manifest.json`).sort());
     expect(dumps.length).toBeGreaterThanOrEqual(3);
     for (const f of dumps) {
       expect(f).toMatch(/^\d{14}-items\.sql$/);

@@ -65,7 +65,7 @@ describe('daemon shutdown', () => {
     expect(code).toBe(0);
     expect(daemon.logs.some((l) => /waiting up to 30.0s for 1 running job\(s\) to finish: slow/.test(l.msg))).toBe(true);
     expect(daemon.logs.some((l) => /job "slow" run 1 finished/.test(l.msg))).toBe(true);
-    expect(readdirSync(s.out)).toEqual(['slow.sql']);
+    expect(readdirSync(s.out).sort()).toEqual(['slow.sql', 'slow.sql.manifest.json']);
     expect(readFileSync(join(s.out, 'slow.sql'), 'utf8')).toMatch(/INSERT INTO `t` VALUES[\s\S]*\(3\)[\s\S]*-- Dump completed/);
     expect(credFiles(s.tmp)).toEqual([]);
     expect(rec.delivered(s.slack).map((r) => r.json.text)).toEqual([expect.stringMatching(/^Backup job "slow" succeeded/)]);

@@ -9,6 +9,9 @@ import type { Dumper } from '../../src/dump/types.js';
 import { startGDriveServer, type GDriveServer } from '../../testutils/gdrive-server.js';
 import { startDropboxServer, type DropboxServer } from '../../testutils/dropbox-server.js';
 
+/** Backup names followed by their manifests' names. */
+const withManifests = (names: string[]) => names.flatMap((n) => [n, `${n}.manifest.json`]);
+
 /** Dump jobs writing to Drive and Dropbox at once, through the real job runner, with `keep: 3` retention. */
 const EMAIL = 'jobs@onedump-test.iam.gserviceaccount.com';
 const FOLDER = 'jobs-folder';
@@ -104,7 +107,8 @@ describe('dump jobs to Google Drive and Dropbox', () => {
       expect(createHash('sha256').update(x.data).digest('hex')).toBe(dumper.sha256);
     }
     expect(dumper.runs).toBe(5);
-    const newest = stamps.slice(2);
+    // The three kept backups with their manifests; the deleted ones' manifests went with them.
+    const newest = withManifests(stamps.slice(2));
     expect(
       drive
         .filesIn(FOLDER)

@@ -15,6 +15,9 @@ import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
 import { loadConfigFor } from '../../src/cli/common.js';
 
+/** Backup names followed by their manifests' names. */
+const withManifests = (names: string[]) => names.flatMap((n) => [n, `${n}.manifest.json`]);
+
 const BUCKET = 'onedump-test';
 const MiB = 1024 * 1024;
 let s3: S3Server;
@@ -314,7 +317,8 @@ describe('s3 storage', () => {
     const listed = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
     c.destroy();
     const keys = (listed.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1)).sort();
-    expect(keys).toEqual([...names.slice(2), 'app.sql.gz.bak', 'other-app.sql'].sort());
+    // The three kept backups with their manifests; the deleted ones' manifests went with them.
+    expect(keys).toEqual([...withManifests(names.slice(2)), 'app.sql.gz.bak', 'other-app.sql'].sort());
   });
 });
 

@@ -17,6 +17,9 @@ import { randomStream, unendingStream, sha256Of, pacedRandomStream } from '../..
 import { storageConformance } from './conformance.js';
 import { runRetentionScenario } from './retention-scenario.js';
 
+/** Backup names followed by their manifests' names. */
+const withManifests = (names: string[]) => names.flatMap((n) => [n, `${n}.manifest.json`]);
+
 const MiB = 1024 * 1024;
 let sshd: SshdInstance;
 
@@ -214,7 +217,8 @@ describe('sftp storage', () => {
           sshkey: ${sshd.keyPath}
           sshknownhosts: ${sshd.knownHostsPath}
           keep: 3`);
-    expect(readdirSync(dir).sort()).toEqual([...names.slice(2), 'app.sql.gz.bak', 'other-app.sql'].sort());
+    // The three kept backups with their manifests; the deleted ones' manifests went with them.
+    expect(readdirSync(dir).sort()).toEqual([...withManifests(names.slice(2)), 'app.sql.gz.bak', 'other-app.sql'].sort());
     expect(readFileSync(join(dir, 'other-app.sql'), 'utf8')).toBe('not ours');
   });
 });
