@@ -10,6 +10,9 @@ import { register as registerBinlog } from './binlog.js';
 import { register as registerTz } from './tz.js';
 import { register as registerSync } from './sync.js';
 import { register as registerDownload } from './download.js';
+import { register as registerLs } from './ls.js';
+import { register as registerManifest } from './manifest.js';
+import { register as registerVerify } from './verify.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -71,6 +74,9 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerSync(program);
   registerDownload(program);
+  registerLs(program);
+  registerManifest(program);
+  registerVerify(program);
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(

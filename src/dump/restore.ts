@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import type { ParsedDsn } from '../config/dsn.js';
 import { describeDsn } from '../config/dsn.js';
 import { storageFromUrl } from '../storage/registry.js';
+import type { Storage } from '../storage/types.js';
 import { OnedumpError, PermanentError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactText } from '../util/redact.js';
@@ -19,6 +20,10 @@ import { AGE_MAGIC, decryptStreamFromFile } from '../crypto/age.js';
 export interface RestoreOptions {
   /** A path or storage URL of the dump (plain or gzip). */
   from: string;
+  /** The dump on a storage the caller opened (and closes); instead of `from`. */
+  source?: { storage: Storage; key: string };
+  /** Shown every chunk of the stored bytes as they are read (before decryption and gunzip), e.g. to hash them. */
+  onRaw?: (chunk: Buffer) => void;
   dsn: ParsedDsn;
   /** Restore into this database instead of the DSN's (or the dump's own). */
   targetDb?: string;
@@ -161,7 +166,7 @@ function engineClient(dsn: ParsedDsn, format: RestorePlan['format'], override?: 
 
 /** Opens the source, detects gzip and pg_dump custom format, and says what would be done. */
 export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePlan; open: () => Promise<{ stream: Readable; counted: () => number }>; close: () => Promise<void> }> {
-  const { storage, key } = storageFromUrl(o.from, { log: o.log });
+  const { storage, key } = o.source ?? storageFromUrl(o.from, { log: o.log });
   if (!key) throw new UsageError(`--from ${o.from} names a folder; give the dump file.`);
   const info = await storage.stat(key);
   if (!info) throw new PermanentError(`the dump ${storage.describe(key)} does not exist.`);
@@ -170,6 +175,7 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
   const counter = new Transform({
     transform(c: Buffer, _e, cb) {
       read += c.length;
+      o.onRaw?.(c);
       o.onProgress?.(read, info.size);
       cb(null, c);
     },
@@ -216,7 +222,7 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
     close: async () => {
       second.stream.destroy();
       raw.destroy();
-      await storage.close?.();
+      if (!o.source) await storage.close?.();
     },
   };
 }

@@ -11,6 +11,7 @@ import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
 import { buildManifest, manifestKey, putJson } from './manifest.js';
 import { VERSION } from '../version.js';
+import { TableTally, tallyFlavour } from '../dump/tally.js';
 import { errorMessage, isTransient, UsageError } from '../util/errors.js';
 import { policyFromConfig, retry } from '../util/retry.js';
 import { parseDuration } from '../util/duration.js';
@@ -80,6 +81,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
   const signal = timeoutMs ? AbortSignal.any([o.signal, AbortSignal.timeout(timeoutMs)]) : o.signal;
   const base: Omit<JobResult, 'ok' | 'bytes' | 'durationMs' | 'destinations' | 'finishedAt'> = { job: job.name, startedAt };
   let destinations: Destination[] = [];
+  let tally: TableTally | undefined;
   try {
     const result = await retry(
       async (attempt) => {
@@ -88,12 +90,16 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
           return { ...d, key: backupKey(d.key, { ...namingOf(job), now: o.now }) };
         });
         if (attempt > 1) log.warn(`retrying job "${job.name}" (attempt ${attempt})`);
+        const flavour = tallyFlavour(job);
+        tally = flavour ? new TableTally(flavour) : undefined;
+        const t = tally;
         const r = await runPipeline((out, sig) => p.dumper.dump(out, { job, log, signal: sig }), destinations, {
           gzip: job.gzip,
           gzipLevel: job.gziplevel,
           encrypt: job.encrypt?.recipients,
           signal,
           onProgress: o.onProgress,
+          observeRaw: t ? (c) => t.observe(c) : undefined,
         });
         // Only a source that failed before producing anything is retried: a dump is never streamed twice.
         if (r.error && r.bytes === 0 && isTransient(r.error)) throw Object.assign(new Error(errorMessage(r.error)), { transient: true, pipelineResult: r });
@@ -135,6 +141,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
             job,
             dsn: p.dsn,
             info: result.info,
+            tally: tally?.result(),
             startedAt,
             finishedAt,
             name: x.destination.key.split('/').pop() ?? x.destination.key,

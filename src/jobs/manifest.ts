@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Destination, Storage } from '../storage/types.js';
 import type { DumpInfo } from '../dump/types.js';
+import type { TableTallyEntry } from '../dump/tally.js';
 import { errorMessage } from '../util/errors.js';
 
 /**
@@ -19,9 +20,14 @@ export const MANIFEST_FORMAT = 'onedump-backup-manifest';
 export const MANIFEST_VERSION = 1;
 
 const tableSchema = z.strictObject({
-  database: z.string().optional().describe('The database (MySQL schema) the table is in.'),
+  database: z.string().optional().describe('The database (MySQL schema; PostgreSQL schema) the table is in.'),
   name: z.string().describe('Table name.'),
-  rows: z.number().int().nonnegative().describe('Rows dumped, counted while streaming.'),
+  rows: z.number().int().nonnegative().optional().describe('Rows dumped, counted while streaming (the native driver and pg_dump; not mysqldump).'),
+  bytes: z.number().int().nonnegative().describe("Bytes of the table's data lines in the dump (INSERT lines; COPY rows)."),
+  crc32: z
+    .string()
+    .regex(/^[0-9a-f]{8}(\+[0-9a-f]{8})*$/)
+    .describe("CRC-32 of those bytes (one per data section, joined by +): a restored copy dumped again the same way gives the same value."),
 });
 
 export const manifestSchema = z
@@ -31,6 +37,7 @@ export const manifestSchema = z
     onedump: z.string().describe('Version of onedump that wrote the backup.'),
     job: z.string(),
     driver: z.string().describe('dbdriver: mysql, mysqldump, postgresql or pgdump.'),
+    options: z.array(z.string()).optional().describe("The job's dump options (a restore drill dumps its copy the same way); password options are masked."),
     source: z
       .strictObject({
         engine: z.enum(['mysql', 'postgres']),
@@ -139,9 +146,11 @@ export async function deleteSidecars(d: Pick<Destination, 'storage'>, backupKey:
 }
 
 export interface ManifestInput {
-  job: { name: string; dbdriver: string; gzip: boolean; gziplevel?: number; encrypt?: { recipients: string[] } };
+  job: { name: string; dbdriver: string; options?: string[]; gzip: boolean; gziplevel?: number; encrypt?: { recipients: string[] } };
   dsn: { engine: 'mysql' | 'postgres'; host?: string; port?: number; socket?: string; database?: string };
   info?: DumpInfo;
+  /** The tables as the dump stream showed them (see dump/tally.ts). */
+  tally?: TableTallyEntry[];
   startedAt: string;
   finishedAt: string;
   name: string;
@@ -150,9 +159,21 @@ export interface ManifestInput {
   onedump: string;
 }
 
+/** The stream's tally, with the dumper's own row counts where it has them (the native driver). */
+function tables(i: ManifestInput): ManifestTable[] | undefined {
+  if (!i.tally?.length) return undefined;
+  const own = new Map((i.info?.tables ?? []).map((t) => [`${t.database ?? ''}\0${t.name}`, t.rows]));
+  return i.tally.map((t) => {
+    const rows = own.get(`${t.database ?? ''}\0${t.name}`) ?? t.rows;
+    return { ...(t.database !== undefined ? { database: t.database } : {}), name: t.name, ...(rows !== undefined ? { rows } : {}), bytes: t.bytes, crc32: t.crc32 };
+  });
+}
+
 export function buildManifest(i: ManifestInput): BackupManifest {
   const info = i.info ?? {};
-  const missing = [...(info.missing ?? [])];
+  const missing = [...(info.missing ?? [])].filter((m) => !(i.tally && m.startsWith('per-table row counts') && i.tally.some((t) => t.rows !== undefined)));
+  if (!i.tally) missing.push('per-table content checksums (this dump format is not SQL text)');
+  else if (!i.tally.length) missing.push('per-table content checksums (no table data sections in the dump, e.g. --compact or --skip-comments)');
   if (!info.binlog) missing.push('binlog coordinates (binlog off on the source, or not reported by this driver)');
   return {
     format: MANIFEST_FORMAT,
@@ -160,6 +181,7 @@ export function buildManifest(i: ManifestInput): BackupManifest {
     onedump: i.onedump,
     job: i.job.name,
     driver: i.job.dbdriver,
+    ...(i.job.options ? { options: i.job.options.map((o) => (/^(--password|-p.)/.test(o) ? o.replace(/^(--password=?|-p).*/, '$1***') : o)) } : {}),
     source: {
       engine: i.dsn.engine,
       ...(info.server ? { server: info.server } : {}),
@@ -173,7 +195,7 @@ export function buildManifest(i: ManifestInput): BackupManifest {
     ...(i.job.encrypt?.recipients.length ? { encryption: { algorithm: 'age' as const, recipients: [...i.job.encrypt.recipients] } } : {}),
     backup: { name: i.name, size: i.size, sha256: i.sha256 },
     complete: { exitStatus: true, ...(info.endMarker ? { endMarker: info.endMarker } : {}) },
-    ...(info.tables ? { tables: info.tables } : {}),
+    ...(tables(i) ? { tables: tables(i) } : {}),
     missing,
   };
 }

@@ -16,6 +16,8 @@ export interface PipelineOptions {
   signal: AbortSignal;
   /** Called with the total bytes produced so far (after compression and encryption). */
   onProgress?: (bytes: number) => void;
+  /** Shown every chunk of the dump as the dumper wrote it (before compression), e.g. to tally its tables. */
+  observeRaw?: (chunk: Buffer) => void;
 }
 
 export interface DestinationOutcome {
@@ -49,6 +51,8 @@ export async function runPipeline(
   const onOuterAbort = () => inner.abort(opts.signal.reason);
   opts.signal.addEventListener('abort', onOuterAbort, { once: true });
   const source = new PassThrough({ highWaterMark: 1 << 20 });
+  // A second 'data' listener sees every chunk the pipeline reads, in order, without changing the flow.
+  if (opts.observeRaw) source.on('data', opts.observeRaw);
   const hash = createHash('sha256');
   let bytes = 0;
   const meter = new Transform({
