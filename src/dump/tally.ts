@@ -68,7 +68,7 @@ export class TableTally {
   private copyData(chunk: Buffer, from: number): number {
     const acc = this.cur!;
     let i = from;
-    let run = from;
+    const run = from;
     const flush = (to: number) => {
       if (to > run) this.count(chunk.subarray(run, to));
     };
