@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { ParsedDsn } from '../config/dsn.js';
@@ -203,6 +203,9 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
     stream = stream.pipe(gunzip);
   }
   const second = await peek(stream, 5);
+  // Until the client reads the stream, nobody listens on it: a gzip or age error found early (a truncated or corrupt
+  // file) would be an unhandled 'error'. Keep it; the pipeline into the client reports it (see corrupted()).
+  second.stream.on('error', () => undefined);
   const format: RestorePlan['format'] = second.head.subarray(0, 5).equals(PG_MAGIC) ? 'pg-custom' : 'sql';
   if (format === 'pg-custom' && o.dsn.engine !== 'postgres') throw new UsageError('the dump is a pg_dump custom-format archive; restore it with a postgres:// DSN.');
   const database = o.targetDb ?? o.dsn.database;
@@ -289,9 +292,9 @@ export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
         // The named database may not exist yet (a fresh server, or --target-db): create it first.
         if (plan.database) await runClient({ command: plan.client, args: [...base, '-e', `CREATE DATABASE IF NOT EXISTS ${quoteIdent(plan.database)}`] }, undefined, o.signal, 'the mysql client');
         if (o.targetDb) {
+          // stream.pipeline, not pipe(): an error the source already had (a truncated gzip) reaches the rewriter too.
           const rw = new UseRewriter();
-          stream.on('error', (e) => rw.destroy(e));
-          input = stream.pipe(rw);
+          input = pipeStreams(stream, rw, () => undefined);
         }
         await runClient({ command: plan.client, args: [...base, ...(plan.database ? [plan.database] : [])] }, input, o.signal, 'the mysql client');
       } finally {
@@ -317,9 +320,25 @@ export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
       }
     }
     return { ...plan, bytesRead: counted(), durationMs: Date.now() - started };
+  } catch (err) {
+    throw corrupted(err, plan);
   } finally {
     await p.close();
   }
+}
+
+/** A zlib or age failure while streaming becomes one sentence that says the target may hold part of the dump. */
+function corrupted(err: unknown, plan: RestorePlan): unknown {
+  const code = (err as { code?: unknown })?.code;
+  const msg = (err as Error)?.message ?? String(err);
+  const partial = 'the target may hold part of the dump: drop it before loading a good copy';
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new OnedumpError(`${plan.source}: its gzip data is cut short or corrupt (${msg}); ${partial}.`, { cause: err });
+  }
+  if (plan.encrypted && err instanceof Error && !(err instanceof OnedumpError) && /age|decrypt|chunk|stanza|header|tag/i.test(msg)) {
+    return new OnedumpError(`${plan.source}: its age encryption could not be read to the end (${msg}); ${partial}.`, { cause: err });
+  }
+  return err;
 }
 
 async function pgDatabaseExists(psql: string, env: NodeJS.ProcessEnv, name: string, signal: AbortSignal): Promise<boolean> {

@@ -606,6 +606,9 @@ export class SftpStorage implements Storage {
     const onLost = (err: Error) => stream.destroy(err);
     c.onLost.add(onLost);
     stream.once('close', () => c.onLost.delete(onLost));
+    // After the last byte, ssh2 closes the remote handle; if the connection is closed first, that close fails with
+    // "No response from server" on a stream nobody listens to any more. Nothing is lost then: ignore it.
+    stream.once('end', () => stream.on('error', () => undefined));
     if (opts.signal) {
       const onAbort = () => stream.destroy(opts.signal!.reason as Error);
       opts.signal.addEventListener('abort', onAbort, { once: true });
