@@ -91,7 +91,7 @@ const count = async (sql: string) => Number(((await c.query(sql)) as unknown as 
 
 beforeAll(async () => {
   c = await m.connect();
-  await createValueCorpus(c, src, seed);
+  await createValueCorpus(c, src, seed, Number(process.env.ONEDUMP_VALUES_ROWS) || 400);
 }, 180_000);
 afterAll(async () => {
   await c?.end();

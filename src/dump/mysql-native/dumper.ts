@@ -475,8 +475,9 @@ export class NativeMysqlDumper implements Dumper {
       } else if (type === 'enum' || type === 'set') {
         // By name, unless a name does not say which member it was: an '' member (an ENUM's '' is also index 0,
         // a SET's '' member is left out of the text) or two members equal under the column's collation ('a' and
-        // 'A' in a _ci one), which reload as the first of them. Those columns are written as their numbers.
-        const exact = await this.namesReloadExactly(conn, str(r.ct), cs, r.co === null ? null : str(r.co));
+        // 'A' in a _ci one), which reload as the first of them, or names in a character set that may not survive
+        // utf8mb4. Those columns are written as their numbers.
+        const exact = cs !== null && UTF8_SAFE_CHARSETS.has(cs) && (await this.namesReloadExactly(conn, str(r.ct), cs, r.co === null ? null : str(r.co)));
         if (!exact) cols.push({ name, kind: 'number', expr: `(${N} + 0)` });
         else cols.push({ name, kind: type === 'enum' ? 'enum' : 'quoted', expr: N });
       } else if (TEXT_TYPES.has(type) && kind === 'quoted' && cs !== null && !UTF8_SAFE_CHARSETS.has(cs)) {
