@@ -101,7 +101,7 @@ export const CORPUS_CHARSETS = [
   'ucs2', 'utf16', 'utf16le', 'utf32', 'gbk', 'gb2312', 'big5', 'sjis', 'cp932', 'ujis', 'eucjpms', 'euckr',
 ] as const;
 
-const BIT_WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64];
+const BIT_WIDTHS = Array.from({ length: 64 }, (_, i) => i + 1);
 
 /** A random float32 bit pattern that is finite (NaN and infinities cannot be stored), often subnormal, zero or extreme. */
 function randomFloat(r: ReturnType<typeof rng>): number {
