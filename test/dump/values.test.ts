@@ -170,6 +170,19 @@ describe(`values the text protocol renders ambiguously (seed ${seed})`, () => {
     expect(strictAfter.checksum).toEqual(before.checksum);
   }, 120_000);
 
+  it('reading in key ranges over several connections (--threads) writes the same values', async () => {
+    const ranged = join(dir, 'values-threads.sql');
+    const r = await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(src), options: ['--threads=3', '--chunk-rows=37'] }, ranged);
+    expect(r.error).toBeUndefined();
+    const inserts = (f: string) => readFileSync(f, 'latin1').split('\n').filter((l) => l.startsWith('INSERT INTO `v_text`'));
+    expect(inserts(ranged).length).toBeGreaterThan(inserts(file).length); // it did read in ranges
+    const target = uniqueName('values_thr_dst');
+    await restoreDump({ from: ranged, dsn: parseDsn(m.dsn()), targetDb: target, log: silentLogger, signal: new AbortController().signal });
+    const after = await stored(target);
+    expect(differences(before, after)).toEqual([]);
+    expect(after.checksum).toEqual(before.checksum);
+  }, 120_000);
+
   it('mariadb-dump loses only the values docs/compatibility.md lists, the native dump none of them', async () => {
     const dumpFile = join(dir, 'values-mariadb-dump.sql');
     const r = await runJobToFile({ dbdriver: 'mysqldump', dbdsn: m.dsn(src), driverpath: requireBinary('mariadb-dump') }, dumpFile);
