@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNativeOptions } from '../../src/dump/mysql-native/options.js';
-import { columnKind, orderViews } from '../../src/dump/mysql-native/dumper.js';
-import { SqlBuffer, KIND_BITS, KIND_HEX, KIND_NUMBER, KIND_QUOTED } from '../../src/dump/mysql-native/sql-buffer.js';
+import { columnKind, memberLiterals, orderViews } from '../../src/dump/mysql-native/dumper.js';
+import { SqlBuffer, KIND_BITS, KIND_HEX, KIND_NUMBER, KIND_QUOTED, KIND_ENUM, KIND_CHARSET_HEX } from '../../src/dump/mysql-native/sql-buffer.js';
 import { planRanges } from '../../src/dump/mysql-native/chunks.js';
 import { classifyToolError } from '../../src/dump/classify.js';
 import { remoteDumpCommand } from '../../src/dump/remote.js';
@@ -40,6 +40,26 @@ describe('native dumper pieces', () => {
     expect(columnKind('point', null)).toBe('hex');
     expect(columnKind('char', 'binary')).toBe('hex');
     expect(columnKind('decimal', null)).toBe('number');
+  });
+
+  it('writes ENUM index 0 as 0 and raw text as _charset 0x…, from Buffers and from row packets alike', () => {
+    const kinds = Uint8Array.from([KIND_ENUM, KIND_ENUM, KIND_CHARSET_HEX, KIND_CHARSET_HEX, KIND_QUOTED, KIND_CHARSET_HEX]);
+    const intros = [undefined, undefined, Buffer.from('_cp1251 '), Buffer.from('_sjis '), undefined, Buffer.from('_eucjpms ')];
+    const values = [Buffer.alloc(0), Buffer.from("it's"), Buffer.from([0x98, 0x00, 0x27]), Buffer.alloc(0), Buffer.from('x'), null];
+    const want = "(0,'it\\'s',_cp1251 0x980027,_sjis '','x',NULL)";
+    const sb = new SqlBuffer(4);
+    sb.row(values, kinds, false, intros);
+    expect(sb.take().toString('latin1')).toBe(want);
+    // The same values as a text-protocol row packet (length-coded, 0xfb = NULL).
+    const packet = Buffer.concat(values.map((v) => (v === null ? Buffer.from([0xfb]) : Buffer.concat([Buffer.from([v.length]), v]))));
+    sb.packetRow(packet, 0, packet.length, kinds, false, true, intros);
+    expect(sb.take().toString('latin1')).toBe(',' + want);
+  });
+
+  it('reads ENUM/SET member literals from COLUMN_TYPE as the server writes them', () => {
+    expect(memberLiterals("enum('a','','it''s','b\\\\c','n\\nl',',','''','x''')")).toEqual(["'a'", "''", "'it''s'", "'b\\\\c'", "'n\\nl'", "','", "''''", "'x'''"]);
+    expect(memberLiterals("set('x','y')")).toEqual(["'x'", "'y'"]);
+    expect(memberLiterals('int(11)')).toEqual([]);
   });
 
   it('splits an integer key span into contiguous ranges of about the asked rows', () => {

@@ -25,6 +25,8 @@ export interface TableFormat {
   prefix: Buffer;
   kindCodes: Uint8Array;
   hasBits: boolean;
+  /** Per column, the `_charset ` introducer of KIND_CHARSET_HEX columns; absent when the table has none. */
+  intros?: Array<Buffer | undefined>;
   /** Statements are cut when they reach this many bytes. */
   limit: number;
 }
@@ -99,12 +101,12 @@ export function queryRows(conn: Connection, sql: string, f: TableFormat, emit: (
       if (row === RAW_ROW) {
         const p = packets.current();
         try {
-          sb.packetRow(p.buffer, p.offset, p.end, f.kindCodes, f.hasBits, inStatement);
+          sb.packetRow(p.buffer, p.offset, p.end, f.kindCodes, f.hasBits, inStatement, f.intros);
         } catch (err) {
           fail(new PermanentError(`the server sent a malformed row (${f.db}.${f.table}, row ${rows + 1}: ${(err as Error).message}); the dump was stopped.`));
           return;
         }
-      } else sb.row(row as Array<Buffer | null>, f.kindCodes, inStatement);
+      } else sb.row(row as Array<Buffer | null>, f.kindCodes, inStatement, f.intros);
       inStatement = true;
       rows++;
       if (sb.len >= f.limit) {

@@ -6,18 +6,28 @@ import { PermanentError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
 import { connectNative, mysqlError, type NativeConnection } from './connect.js';
 import type { NativeOptions } from './options.js';
-import { quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS } from './sql-buffer.js';
+import { quoteIdent, quoteString, KIND_NUMBER, KIND_QUOTED, KIND_HEX, KIND_BITS, KIND_ENUM, KIND_CHARSET_HEX, INTRO_ROOM } from './sql-buffer.js';
 import { CHUNK_DATA_BYTES, planRanges, streamRanges, streamTable, type KeyRange, type TableFormat } from './chunks.js';
 
-const KIND_CODES = { number: KIND_NUMBER, quoted: KIND_QUOTED, hex: KIND_HEX, bits: KIND_BITS } as const;
+const KIND_CODES = { number: KIND_NUMBER, quoted: KIND_QUOTED, hex: KIND_HEX, bits: KIND_BITS, enum: KIND_ENUM, 'charset-hex': KIND_CHARSET_HEX } as const;
 
-type Kind = 'number' | 'quoted' | 'hex' | 'bits';
+type Kind = keyof typeof KIND_CODES;
 
 const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year']);
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
 const SPATIAL_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
 const INT_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 const SYSTEM_DBS = new Set(['information_schema', 'performance_schema', 'sys', 'mysql']);
+const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
+/**
+ * Character sets in which every value a column can hold converts to utf8mb4 and back unchanged (all 256 bytes and
+ * random strings checked on MariaDB 10.11; the Unicode sets reject malformed sequences on insert): such text comes
+ * as utf8mb4 and is written quoted. Other sets hold bytes with no Unicode mapping (ascii and swe7 keep any byte,
+ * cp1251 0x98, sjis/gbk user codes…), which that conversion turns into '?'; their columns are read as raw bytes.
+ */
+const UTF8_SAFE_CHARSETS = new Set(['utf8mb4', 'utf8mb3', 'utf8', 'latin1', 'ucs2', 'utf16', 'utf16le', 'utf32']);
+/** ENUM/SET columns with more members than this are dumped as numbers without checking their names. */
+const MAX_CHECKED_MEMBERS = 2000;
 
 /** How a column's raw protocol bytes become a literal. Spatial values are the server's internal format (SRID + WKB) in hex, as mysqldump --hex-blob writes them. */
 export function columnKind(dataType: string, charset: string | null): Kind {
@@ -34,6 +44,14 @@ interface Column {
   kind: Kind;
   /** What to SELECT: the column, or an exact widening of it. */
   expr: string;
+  /** `_charset ` for 'charset-hex' columns. */
+  intro?: string;
+}
+
+/** The quoted member literals of an ENUM/SET COLUMN_TYPE, as the server writes them (`enum('a','it''s','b\\c')`). */
+export function memberLiterals(columnType: string): string[] {
+  const open = columnType.indexOf('(');
+  return open < 0 ? [] : (columnType.slice(open).match(/'(?:[^'\\]|''|\\.)*'/gs) ?? []);
 }
 
 type Row = Record<string, unknown>;
@@ -436,19 +454,52 @@ export class NativeMysqlDumper implements Dumper {
   private async columns(conn: Connection, db: string, table: string): Promise<Column[]> {
     const rows = await q(
       conn,
-      'SELECT COLUMN_NAME AS n, DATA_TYPE AS t, CHARACTER_SET_NAME AS cs, EXTRA AS x FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      'SELECT COLUMN_NAME AS n, DATA_TYPE AS t, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co, COLUMN_TYPE AS ct, EXTRA AS x FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
       [db, table],
     );
+    const cols: Column[] = [];
     // Generated columns cannot be inserted into; invisible ones are selected by name (SELECT * skips them).
-    return rows
-      .filter((r) => !/\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(str(r.x)))
-      .map((r) => {
-        const name = str(r.n);
+    for (const r of rows) {
+      if (/\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(str(r.x))) continue;
+      const name = str(r.n);
+      const N = quoteIdent(name);
+      const type = str(r.t).toLowerCase();
+      const cs = r.cs === null ? null : str(r.cs).toLowerCase();
+      const kind = columnKind(type, cs);
+      if (type === 'float') {
         // MariaDB sends FLOAT as 6 significant digits (16777216 arrives as "16777200"); widened to DOUBLE the text
-        // is the float's exact value, which converts back to the same float on insert.
-        const expr = str(r.t).toLowerCase() === 'float' ? `(${quoteIdent(name)} + 0e0)` : quoteIdent(name);
-        return { name, kind: columnKind(str(r.t), r.cs === null ? null : str(r.cs)), expr };
-      });
+        // is the float's exact value, which converts back to the same float on insert. Negative zero (a FLOAT
+        // reaches it by underflow: -1e-300 stored into it) is sent as "0" and no literal of zero reloads as it
+        // (the server stores -0e0 and '-0' as +0); -1e-300 does, by the same underflow.
+        cols.push({ name, kind, expr: `IF(${N} = 0 AND ATAN2(${N}, -1) < 0, -1e-300, ${N} + 0e0)` });
+      } else if (type === 'enum' || type === 'set') {
+        // By name, unless a name does not say which member it was: an '' member (an ENUM's '' is also index 0,
+        // a SET's '' member is left out of the text) or two members equal under the column's collation ('a' and
+        // 'A' in a _ci one), which reload as the first of them, or names in a character set that may not survive
+        // utf8mb4. Those columns are written as their numbers.
+        const exact = cs !== null && UTF8_SAFE_CHARSETS.has(cs) && (await this.namesReloadExactly(conn, str(r.ct), cs, r.co === null ? null : str(r.co)));
+        if (!exact) cols.push({ name, kind: 'number', expr: `(${N} + 0)` });
+        else cols.push({ name, kind: type === 'enum' ? 'enum' : 'quoted', expr: N });
+      } else if (TEXT_TYPES.has(type) && kind === 'quoted' && cs !== null && !UTF8_SAFE_CHARSETS.has(cs)) {
+        const intro = `_${cs} `;
+        if (!/^_[a-z0-9]+ $/.test(intro) || intro.length > INTRO_ROOM) throw new PermanentError(`column ${db}.${table}.${name} has a character set onedump does not know ("${cs}").`);
+        cols.push({ name, kind: 'charset-hex', expr: `CAST(${N} AS BINARY)`, intro });
+      } else cols.push({ name, kind, expr: N });
+    }
+    return cols;
+  }
+
+  /** Whether every ENUM/SET member's name reloads as that member (see columns()); asks the server's collation. */
+  private async namesReloadExactly(conn: Connection, columnType: string, cs: string | null, collation: string | null): Promise<boolean> {
+    const members = memberLiterals(columnType);
+    if (!members.length || members.length > MAX_CHECKED_MEMBERS || !cs || !collation || !/^\w+$/.test(cs) || !/^\w+$/.test(collation)) return false;
+    const sel = members.map((m) => `SELECT CONVERT(${m} USING ${cs}) COLLATE ${collation} AS v`).join(' UNION ALL ');
+    try {
+      const [r] = await q(conn, `SELECT COUNT(*) AS n, COUNT(DISTINCT v) AS d, SUM(CHAR_LENGTH(v) = 0) AS e FROM (${sel}) AS m`);
+      return Number(r!.n) === members.length && Number(r!.d) === members.length && Number(r!.e) === 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Streams one table's rows as extended INSERTs cut near net_buffer_length; pauses the connection when `out` is full. */
@@ -460,7 +511,8 @@ export class NativeMysqlDumper implements Dumper {
     const colList = cols.map((c) => quoteIdent(c.name)).join(',');
     await put(out, `--\n-- Dumping data for table ${T}\n--\n\n${o.addLocks ? `LOCK TABLES ${T} WRITE;\n` : ''}/*!40000 ALTER TABLE ${T} DISABLE KEYS */;\n`, this.signal);
     const kindCodes = Uint8Array.from(cols.map((c) => KIND_CODES[c.kind]));
-    const f: TableFormat = { db, table, prefix: Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `), kindCodes, hasBits: kindCodes.includes(KIND_BITS), limit: o.netBufferLength };
+    const intros = cols.some((c) => c.intro) ? cols.map((c) => (c.intro ? Buffer.from(c.intro, 'latin1') : undefined)) : undefined;
+    const f: TableFormat = { db, table, prefix: Buffer.from(`INSERT INTO ${T} (${colList}) VALUES `), kindCodes, hasBits: kindCodes.includes(KIND_BITS), intros, limit: o.netBufferLength };
     const select = `SELECT ${cols.map((c) => c.expr).join(',')} FROM ${quoteIdent(db)}.${T}`;
     const plan = this.extras.length ? await this.rangePlan(conn, db, table) : undefined;
     let rows: number;

@@ -19,6 +19,15 @@ export const KIND_NUMBER = 0;
 export const KIND_QUOTED = 1;
 export const KIND_HEX = 2;
 export const KIND_BITS = 3;
+/** ENUM whose member names reload unambiguously: '…', but index 0 (the empty "invalid value") as `0`. */
+export const KIND_ENUM = 4;
+/**
+ * A text column in a character set that does not survive conversion to utf8mb4 (cp1251, sjis, ascii…): its raw
+ * bytes as `_charset 0x…`, which stores them unchanged. The introducer comes from the row call's `intros`.
+ */
+export const KIND_CHARSET_HEX = 5;
+
+const ZERO = 0x30;
 
 function copyBytes(out: Buffer, p: number, b: Buffer, from: number, to: number): number {
   if (to - from > 32) return p + b.copy(out, p, from, to);
@@ -100,12 +109,33 @@ function writeNull(out: Buffer, p: number): number {
   return p;
 }
 
-function writeValue(out: Buffer, p: number, kind: number, b: Buffer, from: number, to: number): number {
+type Intros = ReadonlyArray<Buffer | undefined> | undefined;
+
+function writeValue(out: Buffer, p: number, kind: number, b: Buffer, from: number, to: number, intros: Intros, col: number): number {
   if (kind === KIND_QUOTED) return writeQuoted(out, p, b, from, to);
   if (kind === KIND_NUMBER) return copyBytes(out, p, b, from, to);
   if (kind === KIND_HEX) return writeHex(out, p, b, from, to);
-  return writeBits(out, p, b, from, to);
+  return writeRare(out, p, kind, b, from, to, intros?.[col]);
 }
+
+/** The kinds only some columns have, out of the common path. */
+function writeRare(out: Buffer, p: number, kind: number, b: Buffer, from: number, to: number, intro: Buffer | undefined): number {
+  if (kind === KIND_BITS) return writeBits(out, p, b, from, to);
+  if (kind === KIND_ENUM) {
+    // The server sends index 0 as the empty string; `''` would reload as a declared '' member (or fail in strict
+    // mode), the number 0 reloads as index 0 under the dump's non-strict sql_mode.
+    if (to === from) {
+      out[p++] = ZERO;
+      return p;
+    }
+    return writeQuoted(out, p, b, from, to);
+  }
+  if (intro) p = copyBytes(out, p, intro, 0, intro.length);
+  return writeHex(out, p, b, from, to);
+}
+
+/** Room an introducer (`_eucjpms `) may take in front of a value. */
+export const INTRO_ROOM = 16;
 
 /** Thrown when a row packet does not hold the values its result set announced. */
 export class RowPacketError extends Error {
@@ -162,9 +192,9 @@ export class SqlBuffer {
    * One row `(v1,v2,…)` of raw protocol values. One capacity check per row and plain loops for short values:
    * most values are a few bytes, where a native Buffer.copy call costs more than the copy.
    */
-  row(r: Array<Buffer | null>, kinds: Uint8Array, leadingComma: boolean): void {
+  row(r: Array<Buffer | null>, kinds: Uint8Array, leadingComma: boolean, intros?: Intros): void {
     const n = kinds.length;
-    let need = 8;
+    let need = intros ? 8 + n * INTRO_ROOM : 8;
     for (let i = 0; i < n; i++) {
       const v = r[i];
       need += v ? v.length * 2 + 4 : 5;
@@ -179,7 +209,7 @@ export class SqlBuffer {
       if (i) out[p++] = 0x2c;
       const v = r[i];
       if (v === null || v === undefined) p = writeNull(out, p);
-      else p = writeValue(out, p, kinds[i]!, v, 0, v.length);
+      else p = writeValue(out, p, kinds[i]!, v, 0, v.length, intros, i);
     }
     out[p++] = 0x29;
     this.len = p;
@@ -189,10 +219,11 @@ export class SqlBuffer {
    * The same from a text-protocol row packet as the server sent it: `kinds.length` length-coded values in
    * buf[offset, end) (0xfb = NULL). No Buffer is made per value, which is most of what a driver spends per row.
    */
-  packetRow(buf: Buffer, offset: number, end: number, kinds: Uint8Array, hasBits: boolean, leadingComma: boolean): void {
+  packetRow(buf: Buffer, offset: number, end: number, kinds: Uint8Array, hasBits: boolean, leadingComma: boolean, intros?: Intros): void {
     const n = kinds.length;
-    // Worst cases: every byte escaped (2 per byte), a BIT byte as 8 digits, NULL (4) and a comma per column.
-    this.ensure((end - offset) * (hasBits ? 9 : 2) + n * 6 + 8);
+    // Worst cases: every byte escaped (2 per byte), a BIT byte as 8 digits, NULL (4) and a comma per column, and
+    // an introducer per column where a table has them.
+    this.ensure((end - offset) * (hasBits ? 9 : 2) + n * (intros ? 6 + INTRO_ROOM : 6) + 8);
     const out = this.buf;
     let p = this.len;
     let at = offset;
@@ -217,7 +248,7 @@ export class SqlBuffer {
         at += 8;
       } else throw new RowPacketError(`bad length byte 0x${tag.toString(16)} in column ${i + 1}`);
       if (at + len > end) throw new RowPacketError(`column ${i + 1} runs past the end of its row`);
-      p = writeValue(out, p, kinds[i]!, buf, at, at + len);
+      p = writeValue(out, p, kinds[i]!, buf, at, at + len, intros, i);
       at += len;
     }
     if (at !== end) throw new RowPacketError(`the row holds ${end - at} bytes more than its ${n} columns`);
