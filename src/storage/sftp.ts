@@ -14,6 +14,7 @@ import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { pushedChunks, waker } from '../util/streams.js';
+import { BACKUP_MODE, folderModeFor, modeBits, modeField, type FileMode } from './mode.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
@@ -36,6 +37,8 @@ export interface SftpStorageConfig {
   concurrency?: number;
   /** Flush-behind: acknowledged bytes between two background fsyncs (default 64 MiB; 0 = off). See FlushBehind. */
   flushEvery?: number;
+  /** Permission bits of every file written (the config's `mode:`); a put's own `mode` wins; without either, 0600. */
+  mode?: number;
   log?: Logger;
   retryPolicy?: Partial<RetryPolicy>;
 }
@@ -307,7 +310,17 @@ export class SftpStorage implements Storage {
     return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${path.startsWith('/') ? '' : '/~/'}${path}`;
   }
 
-  private async mkdirs(c: Conn, dir: string): Promise<void> {
+  /** The mode a put creates its file with (see PutOptions.mode). */
+  private modeFor(requested: FileMode | undefined): FileMode {
+    if (typeof requested === 'number') return requested;
+    return this.cfg.mode ?? (requested === 'umask' ? 'umask' : BACKUP_MODE);
+  }
+
+  /**
+   * Creates the missing folders of `dir`. Folders for files of an explicit mode get that mode with search bits where it
+   * gives read (0600 → 0700, 0640 → 0750); for 'umask' the server decides (0777 less its umask), as for the files.
+   */
+  private async mkdirs(c: Conn, dir: string, mode: FileMode): Promise<void> {
     if (!dir || dir === '.' || dir === '/') return;
     try {
       const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb));
@@ -316,9 +329,11 @@ export class SftpStorage implements Storage {
     } catch (err) {
       if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'check folder', dir);
     }
-    await this.mkdirs(c, posix.dirname(dir));
+    await this.mkdirs(c, posix.dirname(dir), mode);
     try {
-      await sftpCall<void>(c, (sftp, cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
+      await sftpCall<void>(c, (sftp, cb) =>
+        mode === 'umask' ? sftp.mkdir(dir, (e) => cb(e, undefined)) : sftp.mkdir(dir, { mode: folderModeFor(mode) }, (e) => cb(e, undefined)),
+      );
     } catch (err) {
       // Another upload may have created it meanwhile (OpenSSH then answers a bare "Failure"). If the check itself
       // fails other than with "no such file" (the connection dropped), that is the fault to report: it is
@@ -348,6 +363,7 @@ export class SftpStorage implements Storage {
     // More only waits in ssh2's queue for the window, and those buffers live long enough to reach V8's old space:
     // 1 GiB to a local sshd measured 440–510 MB/s at 16 in most runs, and 250 MB/s with major GCs in most runs at 32.
     const concurrency = Math.max(1, this.cfg.concurrency ?? 16);
+    const mode = this.modeFor(opts.mode);
 
     let conn!: Conn;
     let handle!: Buffer;
@@ -380,9 +396,11 @@ export class SftpStorage implements Storage {
         hooked.add(conn);
         conn.onLost.add(notify);
       }
-      await this.mkdirs(conn, posix.dirname(finalPath));
+      await this.mkdirs(conn, posix.dirname(finalPath), mode);
       try {
-        handle = await sftpCall<Buffer>(conn, (sftp, cb) => sftp.open(partial, flags, { mode: 0o600 }, cb));
+        // No permissions in the request for 'umask': sftp-server then creates the file 0666 less its umask, as for the Go
+        // tool's client. An explicit mode is asked for here and set exactly at the commit (fchmod), before the rename.
+        handle = await sftpCall<Buffer>(conn, (sftp, cb) => (mode === 'umask' ? sftp.open(partial, flags, cb) : sftp.open(partial, flags, { mode }, cb)));
       } catch (err) {
         throw this.fail(err, 'open', partial);
       }
@@ -532,7 +550,7 @@ export class SftpStorage implements Storage {
       const digest = hash?.digest('hex');
       if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
       if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
-      await this.commit(conn, handle, partial, finalPath, total, digest);
+      await this.commit(conn, handle, partial, finalPath, total, digest, mode);
       handle = undefined as unknown as Buffer;
       this.cfg.log?.debug(`sftp storage: ${where}: stored`);
       return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
@@ -560,9 +578,11 @@ export class SftpStorage implements Storage {
   }
 
   /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
-  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined): Promise<void> {
+  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined, mode: FileMode): Promise<void> {
     const ext = (conn.sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
     try {
+      // The server's umask may have taken bits away at the open, and a resumed partial file kept its old mode.
+      if (mode !== 'umask') await sftpCall<void>(conn, (sftp, cb) => sftp.fchmod(handle, mode, (e) => cb(e, undefined)));
       if (ext['fsync@openssh.com'] === '1') await sftpCall<unknown>(conn, (sftp, cb) => sftp.ext_openssh_fsync(handle, cb));
       this.cfg.log?.debug(`sftp storage: ${this.describeRemote(partial)}: fsynced`);
       const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.fstat(handle, cb));
@@ -701,6 +721,9 @@ const sftpOptions = z.strictObject({
   }),
   sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
   keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
+  mode: modeField(
+    'Permission bits of the remote backup file, an octal string in quotes (`mode: "0640"` lets the group read it); set exactly, whatever the server\'s umask. Also used by `onedump sync --storage` to this entry. Folders onedump creates get the matching search bits ("0640" → 0750). Default "0600" (folders 0700): backups hold data (the Go tool left the mode to the server: usually 0644).',
+  ),
 });
 export type SftpOptions = z.infer<typeof sftpOptions>;
 
@@ -715,7 +738,7 @@ function sftpAttempts(v: number | undefined): number {
   return v === undefined ? DEFAULT_RETRY.attempts : v === 0 ? Infinity : v;
 }
 
-const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum'] as const;
+const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum', 'mode'] as const;
 
 /** The first of the usual identities in ~/.ssh, as ssh(1) would try them. */
 function defaultIdentity(): string | undefined {
@@ -735,6 +758,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
       root,
       maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
+      mode: modeBits(o.mode),
       log: ctx.log,
     });
     return { storage, key };
@@ -765,6 +789,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
       root,
       maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
+      mode: modeBits(o.mode),
       log: ctx.log,
     });
     return { storage, key };
