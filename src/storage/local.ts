@@ -70,10 +70,10 @@ export class LocalStorage implements Storage {
     const hash = opts.sha256 ? createHash('sha256') : undefined;
     let size = 0;
     const mode = this.modeFor(opts.mode);
-    // A partial file left by a killed run keeps its own mode when truncated: start from a new file, so 'umask' gets the
-    // umask of this run. An explicit mode is set on the partial file at its creation (the umask can only take bits
-    // away) and then exactly, with chmod, before the rename; the rename keeps it.
-    if (mode === 'umask') await rm(partial, { force: true });
+    // A partial file left by a killed run would keep its own mode when truncated: start from a new file. An explicit
+    // mode is given at its creation (the umask can only take bits away, so the file is never more open than asked)
+    // and set exactly, with chmod, before the rename; the rename keeps it.
+    await rm(partial, { force: true });
     const out = createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode, flags: 'w' });
     this.lastFlushes = 0;
     const flusher = flushBehind(out, this.flushEvery, () => this.lastFlushes++);
