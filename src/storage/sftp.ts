@@ -345,6 +345,13 @@ export class SftpStorage implements Storage {
         if ((statErr as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(statErr, 'check folder', dir);
       }
       if (!st?.isDirectory()) throw this.fail(err, 'create folder', dir);
+      return; // someone else's folder: its mode is theirs
+    }
+    // The server's umask may have taken bits away.
+    if (mode !== 'umask') {
+      await sftpCall<void>(c, (sftp, cb) => sftp.chmod(dir, folderModeFor(mode), (e) => cb(e, undefined))).catch((err: unknown) => {
+        throw this.fail(err, 'set the mode of folder', dir);
+      });
     }
   }
 
