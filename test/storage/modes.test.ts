@@ -32,7 +32,7 @@ const UMASKS = [0o002, 0o022, 0o027, 0o077, 0o007];
 const MODES = [0o600, 0o640, 0o644, 0o660, 0o664, 0o700, 0o755, 0o606, 0o751, 0o666];
 
 let n = 0;
-const body = () => randomBytes(1 + ((n * 7919) % 5000));
+const body = () => randomBytes(1 + ((++n * 7919) % 5000));
 
 describe('mode: validation', () => {
   const parseLocal = (mode: unknown) => localBackend.options.safeParse({ path: '/backups/app.sql', mode });
