@@ -134,7 +134,7 @@ export function register(program: Command): void {
     .argument('<source>', 'storage URL of a prefix or an object (s3://bucket/prefix/, sftp://user@host/path/, file:///path/, gdrive://FOLDER/, dropbox:///path/)')
     .argument('<dir>', 'local folder to write into (created if missing)')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--mode <octal>', 'permission bits of the files written, e.g. 0640 (default: 0666 less the umask, as cp)', parseModeFlag('--mode'))
     .option('--ssh-key <path>', 'private key for sftp:// sources');
   addGlobalOptions(cmd);
@@ -163,7 +163,7 @@ export function register(program: Command): void {
     .requiredOption('-p, --prefix <prefix>', 'the key prefix, as S3 matches it: binlogs/ (a folder), binlogs/mysql-bin.0000 (the start of names); "" = the whole bucket')
     .requiredOption('-d, --dir <dir>', 'local folder to write into; each file is named by its key without the prefix')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--mode <octal>', 'permission bits of the files written, e.g. 0640 (default: 0666 less the umask, as the Go tool)', parseModeFlag('--mode'));
   addGlobalOptions(s3);
   s3.addHelpText(

@@ -226,7 +226,7 @@ export function register(program: Command): void {
     .option('--checksum', 'skip files already transferred (sha256 recorded in checksum.onedump in the source folder); without it the state file is removed')
     .option('--checksum-file <path>', 'keep the checksum state in this file instead')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--append', 'resume partial uploads the destination kept (the Go tool\'s flag; SFTP)')
     .option('--delete-source-after', 'remove each source file once its copy is verified (a one-way move)')
     .option('--mode <octal>', 'permission bits of the files written at a local or sftp destination, e.g. 0640 (default: 0666 less the umask, for sftp the server\'s, as cp and the Go tool)', parseModeFlag('--mode'))
