@@ -73,7 +73,11 @@ export class LocalStorage implements Storage {
     // A partial file left by a killed run would keep its own mode when truncated: start from a new file. An explicit
     // mode is given at its creation (the umask can only take bits away, so the file is never more open than asked)
     // and set exactly, with chmod, before the rename; the rename keeps it.
-    await rm(partial, { force: true });
+    try {
+      await rm(partial, { force: true });
+    } catch (err) {
+      throw new PermanentError(`local storage: cannot remove the leftover ${partial}: ${(err as Error).message}.`, { cause: err });
+    }
     const out = createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode, flags: 'w' });
     this.lastFlushes = 0;
     const flusher = flushBehind(out, this.flushEvery, () => this.lastFlushes++);

@@ -14,7 +14,7 @@ import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { pushedChunks, waker } from '../util/streams.js';
-import { BACKUP_MODE, folderModeFor, modeBits, modeField, type FileMode } from './mode.js';
+import { BACKUP_MODE, folderModeFor, formatMode, modeBits, modeField, type FileMode } from './mode.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
@@ -310,17 +310,23 @@ export class SftpStorage implements Storage {
     return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${path.startsWith('/') ? '' : '/~/'}${path}`;
   }
 
-  /** The mode a put creates its file with (see PutOptions.mode). */
-  private modeFor(requested: FileMode | undefined): FileMode {
-    if (typeof requested === 'number') return requested;
-    return this.cfg.mode ?? (requested === 'umask' ? 'umask' : BACKUP_MODE);
+  /**
+   * The mode a put creates its file with (see PutOptions.mode), and whether it was asked for (`mode:`, `--mode`) and so
+   * is set with chmod. The 0600 default is only asked for at the open, as before `mode:` existed: some SFTP servers
+   * refuse SETSTAT, and a backup must not start failing there.
+   */
+  private modeFor(requested: FileMode | undefined): { mode: FileMode; exact: boolean } {
+    if (typeof requested === 'number') return { mode: requested, exact: true };
+    if (this.cfg.mode !== undefined) return { mode: this.cfg.mode, exact: true };
+    return { mode: requested === 'umask' ? 'umask' : BACKUP_MODE, exact: false };
   }
 
   /**
-   * Creates the missing folders of `dir`. Folders for files of an explicit mode get that mode with search bits where it
-   * gives read (0600 → 0700, 0640 → 0750); for 'umask' the server decides (0777 less its umask), as for the files.
+   * Creates the missing folders of `dir`. Folders for files of a mode get that mode with search bits where it gives
+   * read (0600 → 0700, 0640 → 0750), set with chmod when `exact`; for 'umask' the server decides (0777 less its umask),
+   * as for the files.
    */
-  private async mkdirs(c: Conn, dir: string, mode: FileMode): Promise<void> {
+  private async mkdirs(c: Conn, dir: string, mode: FileMode, exact: boolean): Promise<void> {
     if (!dir || dir === '.' || dir === '/') return;
     try {
       const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb));
@@ -329,7 +335,7 @@ export class SftpStorage implements Storage {
     } catch (err) {
       if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'check folder', dir);
     }
-    await this.mkdirs(c, posix.dirname(dir), mode);
+    await this.mkdirs(c, posix.dirname(dir), mode, exact);
     try {
       await sftpCall<void>(c, (sftp, cb) =>
         mode === 'umask' ? sftp.mkdir(dir, (e) => cb(e, undefined)) : sftp.mkdir(dir, { mode: folderModeFor(mode) }, (e) => cb(e, undefined)),
@@ -348,7 +354,7 @@ export class SftpStorage implements Storage {
       return; // someone else's folder: its mode is theirs
     }
     // The server's umask may have taken bits away.
-    if (mode !== 'umask') {
+    if (exact && mode !== 'umask') {
       await sftpCall<void>(c, (sftp, cb) => sftp.chmod(dir, folderModeFor(mode), (e) => cb(e, undefined))).catch((err: unknown) => {
         throw this.fail(err, 'set the mode of folder', dir);
       });
@@ -370,7 +376,7 @@ export class SftpStorage implements Storage {
     // More only waits in ssh2's queue for the window, and those buffers live long enough to reach V8's old space:
     // 1 GiB to a local sshd measured 440–510 MB/s at 16 in most runs, and 250 MB/s with major GCs in most runs at 32.
     const concurrency = Math.max(1, this.cfg.concurrency ?? 16);
-    const mode = this.modeFor(opts.mode);
+    const { mode, exact } = this.modeFor(opts.mode);
 
     let conn!: Conn;
     let handle!: Buffer;
@@ -403,7 +409,7 @@ export class SftpStorage implements Storage {
         hooked.add(conn);
         conn.onLost.add(notify);
       }
-      await this.mkdirs(conn, posix.dirname(finalPath), mode);
+      await this.mkdirs(conn, posix.dirname(finalPath), mode, exact);
       try {
         // No permissions in the request for 'umask': sftp-server then creates the file 0666 less its umask, as for the Go
         // tool's client. An explicit mode is asked for here and set exactly at the commit (fchmod), before the rename.
@@ -557,7 +563,7 @@ export class SftpStorage implements Storage {
       const digest = hash?.digest('hex');
       if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
       if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
-      await this.commit(conn, handle, partial, finalPath, total, digest, mode);
+      await this.commit(conn, handle, partial, finalPath, total, digest, exact ? mode : 'umask');
       handle = undefined as unknown as Buffer;
       this.cfg.log?.debug(`sftp storage: ${where}: stored`);
       return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
@@ -585,11 +591,17 @@ export class SftpStorage implements Storage {
   }
 
   /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
-  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined, mode: FileMode): Promise<void> {
+  /** `chmod`: the mode asked for, set exactly; 'umask' = leave the mode as the open made it. */
+  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined, chmod: FileMode): Promise<void> {
     const ext = (conn.sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
     try {
       // The server's umask may have taken bits away at the open, and a resumed partial file kept its old mode.
-      if (mode !== 'umask') await sftpCall<void>(conn, (sftp, cb) => sftp.fchmod(handle, mode, (e) => cb(e, undefined)));
+      if (chmod !== 'umask') {
+        await sftpCall<void>(conn, (sftp, cb) => sftp.fchmod(handle, chmod, (e) => cb(e, undefined))).catch((err: unknown) => {
+          if (isTransient(err) || conn.dead) throw err;
+          throw new PermanentError(`sftp storage: the server refused to set mode ${formatMode(chmod)} on ${this.describeRemote(partial)} (${errorMessage(err)}); remove mode: (or --mode) for this server.`, { cause: err });
+        });
+      }
       if (ext['fsync@openssh.com'] === '1') await sftpCall<unknown>(conn, (sftp, cb) => sftp.ext_openssh_fsync(handle, cb));
       this.cfg.log?.debug(`sftp storage: ${this.describeRemote(partial)}: fsynced`);
       const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.fstat(handle, cb));

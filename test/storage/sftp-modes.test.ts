@@ -106,6 +106,34 @@ describe('sftp storage file modes', () => {
     }
   });
 
+  it('a server that refuses SETSTAT still takes backups without mode: (0600 at the open); with mode: it is one sentence', async () => {
+    // OpenSSH's sftp-server can deny requests by name (-P), as some appliances do.
+    const strict = await startSshd({ config: ['ForceCommand internal-sftp -P fsetstat,setstat'] });
+    try {
+      const { st, root } = storage(strict);
+      try {
+        await st.put('n/app.sql', Readable.from([body(5)]));
+        expect(octal(modeOf(join(root, 'n/app.sql')))).toBe('0600');
+        await st.put('n/copy.bin', Readable.from([body(6)]), { mode: 'umask' });
+        expect(existsSync(join(root, 'n/copy.bin'))).toBe(true);
+      } finally {
+        await st.close();
+      }
+      const { st: ms, root: mroot } = storage(strict, { mode: 0o640 });
+      mkdirSync(mroot, { recursive: true }); // a folder that exists needs no chmod: the file's fchmod is what fails
+      try {
+        await expect(ms.put('app.sql', Readable.from([body(7)]))).rejects.toThrow(
+          new RegExp(`^sftp storage: the server refused to set mode 0640 on sftp://${strict.user}@127\\.0\\.0\\.1:${strict.port}${mroot}/app\\.sql\\.partial \\(.+\\); remove mode: \\(or --mode\\) for this server\\.$`),
+        );
+        expect(existsSync(join(mroot, 'app.sql'))).toBe(false);
+      } finally {
+        await ms.close();
+      }
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('mode: comes from a config entry and from ?mode= in an sftp URL, and is validated there', async () => {
     const sshd = servers.get(0o077)!;
     const remote = join(sshd.dir, 'cfg', 'app.sql');
