@@ -135,7 +135,7 @@ export function register(program: Command): void {
     .argument('<dir>', 'local folder to write into (created if missing)')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
     .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
-    .option('--mode <octal>', 'permission bits of the files written, e.g. 0640 (default: 0666 less the umask, as cp)', parseModeFlag('--mode'))
+    .option('--mode <octal>', 'permission bits of the files written, e.g. 0640 (default: 0666 less the umask, as the Go tool)', parseModeFlag('--mode'))
     .option('--ssh-key <path>', 'private key for sftp:// sources');
   addGlobalOptions(cmd);
   cmd.addHelpText(

@@ -229,7 +229,7 @@ export function register(program: Command): void {
     .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--append', 'resume partial uploads the destination kept (the Go tool\'s flag; SFTP)')
     .option('--delete-source-after', 'remove each source file once its copy is verified (a one-way move)')
-    .option('--mode <octal>', 'permission bits of the files written at a local or sftp destination, e.g. 0640 (default: 0666 less the umask, for sftp the server\'s, as cp and the Go tool)', parseModeFlag('--mode'))
+    .option('--mode <octal>', 'permission bits of the files written at a local or sftp destination, e.g. 0640 (default: 0666 less the umask, for sftp the server\'s, as the Go tool)', parseModeFlag('--mode'))
     .option('--ssh-key <path>', 'private key for sftp:// destinations (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa)');
   addGlobalOptions(cmd);
   cmd.addHelpText(

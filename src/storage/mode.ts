@@ -5,7 +5,7 @@ import { UsageError } from '../util/errors.js';
 /**
  * Permission bits of a file a storage creates: a number is set exactly (chmod after the create, so the umask cannot
  * reduce it); 'umask' is 0666 less the umask of whoever creates the file (this process for local files, the
- * sftp-server process for SFTP), as cp, rclone and the Go tool do.
+ * sftp-server process for SFTP), as the Go tool's os.Create and SFTP client, touch, or a shell's `>`.
  */
 export type FileMode = number | 'umask';
 

@@ -23,7 +23,7 @@ export interface DownloadOptions {
    */
   naming?: 'folder' | 'prefix';
   dir: string;
-  /** Permission bits of the files written; default 'umask' (0666 less the umask, as the Go tool and cp). */
+  /** Permission bits of the files written; default 'umask' (0666 less the umask, as the Go tool's os.Create). */
   mode?: FileMode;
   parallel?: number;
   maxAttempts?: number;

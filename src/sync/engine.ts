@@ -58,7 +58,7 @@ export interface SyncOptions {
   limits?: Map<string, number>;
   /**
    * Permission bits of the files written at a local or SFTP destination (`--mode`). Default 'umask': 0666 less the
-   * umask (for SFTP the server's), as cp and the Go tool, unless the destination's config entry has a `mode:`.
+   * umask (for SFTP the server's), as the Go tool, unless the destination's config entry has a `mode:`.
    */
   mode?: FileMode;
   log?: Logger;
