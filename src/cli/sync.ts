@@ -10,6 +10,7 @@ import { formatBytes, formatDuration } from '../util/duration.js';
 import { listSource } from '../sync/source.js';
 import { defaultStatePath } from '../sync/state.js';
 import { runSync, type SyncResult, type SyncEvents } from '../sync/engine.js';
+import { parseModeFlag } from '../storage/mode.js';
 
 export function intOption(name: string, min: number) {
   return (v: string): number => {
@@ -46,6 +47,14 @@ export interface SyncFlags extends GlobalOptions {
   append?: boolean;
   deleteSourceAfter?: boolean;
   sshKey?: string;
+  mode?: number;
+}
+
+/** `--mode` sets permission bits: only local and SFTP destinations have them. */
+function checkModeTarget(flags: SyncFlags, storage: Storage): void {
+  if (flags.mode !== undefined && storage.kind !== 'local' && storage.kind !== 'sftp') {
+    throw new UsageError(`--mode applies to local and sftp destinations only; ${storage.describe()} is ${storage.kind} storage.`);
+  }
 }
 
 /** Whether a destination key names a folder. */
@@ -181,6 +190,7 @@ export async function runSyncCommand(a: RunArgs): Promise<number> {
   const { flags, g, log } = a;
   const progress = new TransferProgress(log, 'sync:');
   try {
+    checkModeTarget(flags, a.target.storage);
     const prep = await prepareSync(a.source, a.target, { pattern: flags.pattern, recursive: flags.recursive, checksumFile: flags.checksumFile });
     const result = await runSync({
       storage: prep.storage,
@@ -191,6 +201,7 @@ export async function runSyncCommand(a: RunArgs): Promise<number> {
       maxAttempts: attemptsOf(flags.maxAttempts, a.defaultAttempts),
       resume: Boolean(flags.append),
       deleteSourceAfter: Boolean(flags.deleteSourceAfter),
+      mode: flags.mode,
       dryRun: Boolean(g.dryRun),
       log,
       events: syncEvents(progress, log),
@@ -215,9 +226,10 @@ export function register(program: Command): void {
     .option('--checksum', 'skip files already transferred (sha256 recorded in checksum.onedump in the source folder); without it the state file is removed')
     .option('--checksum-file <path>', 'keep the checksum state in this file instead')
     .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
-    .option('--max-attempts <n>', 'tries per file on transient faults (default 12; 0 = until it works)', intOption('--max-attempts', 0))
+    .option('--max-attempts <n>', 'tries per file on transient faults (default 8; 0 = until it works)', intOption('--max-attempts', 0))
     .option('--append', 'resume partial uploads the destination kept (the Go tool\'s flag; SFTP)')
     .option('--delete-source-after', 'remove each source file once its copy is verified (a one-way move)')
+    .option('--mode <octal>', 'permission bits of the files written at a local or sftp destination, e.g. 0640 (default: 0666 less the umask, for sftp the server\'s, as the Go tool)', parseModeFlag('--mode'))
     .option('--ssh-key <path>', 'private key for sftp:// destinations (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa)');
   addGlobalOptions(cmd);
   cmd.addHelpText(
@@ -263,7 +275,8 @@ export function register(program: Command): void {
     .option('--checksum-file <path>', 'keep the checksum state in this file instead')
     .option('--max-attempts <n>', 'tries per file on recoverable errors; 0 (default) = until it works', intOption('--max-attempts', 0))
     .option('-p, --pattern <glob>', 'only files whose name matches, e.g. "binlog.*"')
-    .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1));
+    .option('--parallel <n>', 'files in flight (default 10)', intOption('--parallel', 1))
+    .option('--mode <octal>', 'permission bits of the remote files, e.g. 0640 (default: 0666 less the server\'s umask, as the Go tool)', parseModeFlag('--mode'));
   addGlobalOptions(sftp);
   sftp.addHelpText(
     'after',

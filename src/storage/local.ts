@@ -12,6 +12,7 @@ import { PermanentError } from '../util/errors.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import type { StorageBackend } from './backend.js';
 import { mkdirs } from '../util/mkdirs.js';
+import { BACKUP_MODE, modeBits, modeField, type FileMode } from './mode.js';
 
 export function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
@@ -25,11 +26,23 @@ export class LocalStorage implements Storage {
   /** Background flushes during the last put (flush-behind), for logs and tests. */
   lastFlushes = 0;
   private readonly flushEvery: number;
+  /** The `mode:` of the config entry, when it has one. */
+  private readonly mode?: number;
 
-  /** `flushEvery`: bytes between background flushes (default 64 MiB; 0 = off). */
-  constructor(root: string, opts: { flushEvery?: number } = {}) {
+  /**
+   * `flushEvery`: bytes between background flushes (default 64 MiB; 0 = off). `mode`: permission bits of every file
+   * written (the config's `mode:`); a put's own `mode` wins, and without either files are 0600.
+   */
+  constructor(root: string, opts: { flushEvery?: number; mode?: number } = {}) {
     this.root = resolve(expandHome(root));
     this.flushEvery = opts.flushEvery ?? FLUSH_BEHIND_EVERY;
+    this.mode = opts.mode;
+  }
+
+  /** The mode a put creates its file with (see PutOptions.mode). */
+  private modeFor(requested: FileMode | undefined): FileMode {
+    if (typeof requested === 'number') return requested;
+    return this.mode ?? (requested === 'umask' ? 'umask' : BACKUP_MODE);
   }
 
   describe(key?: string): string {
@@ -56,7 +69,16 @@ export class LocalStorage implements Storage {
     // a second hash of the same bytes in memory proves nothing and costs ~0.5 s/GB on the one JavaScript thread.
     const hash = opts.sha256 ? createHash('sha256') : undefined;
     let size = 0;
-    const out = createWriteStream(partial, { mode: 0o600, flags: 'w' });
+    const mode = this.modeFor(opts.mode);
+    // A partial file left by a killed run would keep its own mode when truncated: start from a new file. An explicit
+    // mode is given at its creation (the umask can only take bits away, so the file is never more open than asked)
+    // and set exactly, with chmod, before the rename; the rename keeps it.
+    try {
+      await rm(partial, { force: true });
+    } catch (err) {
+      throw new PermanentError(`local storage: cannot remove the leftover ${partial}: ${(err as Error).message}.`, { cause: err });
+    }
+    const out = createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode, flags: 'w' });
     this.lastFlushes = 0;
     const flusher = flushBehind(out, this.flushEvery, () => this.lastFlushes++);
     const counter = new Transform({
@@ -73,6 +95,7 @@ export class LocalStorage implements Storage {
       await flusher.settled();
       const fh = await open(partial, 'r');
       try {
+        if (mode !== 'umask') await fh.chmod(mode);
         await fh.sync();
       } finally {
         await fh.close();
@@ -203,6 +226,9 @@ const localOptions = z.strictObject({
     description: 'Keep only the newest N backups of this job in this folder (retention); older ones are deleted after a successful run.',
     example: 7,
   }),
+  mode: modeField(
+    'Permission bits of the backup file, an octal string in quotes (`mode: "0640"` lets the group read it); set exactly, whatever the umask. Also used by `onedump sync --storage` to this entry. Default "0600": backups hold data, so only the owner reads them (the Go tool created them 0666 less the umask, usually 0644).',
+  ),
 });
 export type LocalOptions = z.infer<typeof localOptions>;
 
@@ -213,7 +239,7 @@ export const localBackend: StorageBackend<LocalOptions> = {
   schemes: ['file'],
   fromConfig(opts) {
     const abs = resolve(expandHome(opts.path));
-    return { storage: new LocalStorage(dirname(abs)), key: basename(abs) };
+    return { storage: new LocalStorage(dirname(abs), { mode: modeBits(opts.mode) }), key: basename(abs) };
   },
   fromUrl(url) {
     const abs = url.protocol === 'file:' ? fileURLToPath(url) : url.pathname;

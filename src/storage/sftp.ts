@@ -14,6 +14,7 @@ import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { pushedChunks, waker } from '../util/streams.js';
+import { BACKUP_MODE, folderModeFor, formatMode, modeBits, modeField, type FileMode } from './mode.js';
 
 /** How long writes may wait for an acknowledgement before the connection is considered stalled. */
 const STALL_MS = 20_000;
@@ -36,6 +37,8 @@ export interface SftpStorageConfig {
   concurrency?: number;
   /** Flush-behind: acknowledged bytes between two background fsyncs (default 64 MiB; 0 = off). See FlushBehind. */
   flushEvery?: number;
+  /** Permission bits of every file written (the config's `mode:`); a put's own `mode` wins; without either, 0600. */
+  mode?: number;
   log?: Logger;
   retryPolicy?: Partial<RetryPolicy>;
 }
@@ -307,7 +310,23 @@ export class SftpStorage implements Storage {
     return `sftp://${t.user}@${t.host}${t.port === 22 ? '' : `:${t.port}`}${path.startsWith('/') ? '' : '/~/'}${path}`;
   }
 
-  private async mkdirs(c: Conn, dir: string): Promise<void> {
+  /**
+   * The mode a put creates its file with (see PutOptions.mode), and whether it was asked for (`mode:`, `--mode`) and so
+   * is set with chmod. The 0600 default is only asked for at the open, as before `mode:` existed: some SFTP servers
+   * refuse SETSTAT, and a backup must not start failing there.
+   */
+  private modeFor(requested: FileMode | undefined): { mode: FileMode; exact: boolean } {
+    if (typeof requested === 'number') return { mode: requested, exact: true };
+    if (this.cfg.mode !== undefined) return { mode: this.cfg.mode, exact: true };
+    return { mode: requested === 'umask' ? 'umask' : BACKUP_MODE, exact: false };
+  }
+
+  /**
+   * Creates the missing folders of `dir`. Folders for files of a mode get that mode with search bits where it gives
+   * read (0600 → 0700, 0640 → 0750), set with chmod when `exact`; for 'umask' the server decides (0777 less its umask),
+   * as for the files.
+   */
+  private async mkdirs(c: Conn, dir: string, mode: FileMode, exact: boolean): Promise<void> {
     if (!dir || dir === '.' || dir === '/') return;
     try {
       const st = await sftpCall<Stats>(c, (sftp, cb) => sftp.stat(dir, cb));
@@ -316,9 +335,11 @@ export class SftpStorage implements Storage {
     } catch (err) {
       if ((err as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(err, 'check folder', dir);
     }
-    await this.mkdirs(c, posix.dirname(dir));
+    await this.mkdirs(c, posix.dirname(dir), mode, exact);
     try {
-      await sftpCall<void>(c, (sftp, cb) => sftp.mkdir(dir, { mode: 0o700 }, (e) => cb(e, undefined)));
+      await sftpCall<void>(c, (sftp, cb) =>
+        mode === 'umask' ? sftp.mkdir(dir, (e) => cb(e, undefined)) : sftp.mkdir(dir, { mode: folderModeFor(mode) }, (e) => cb(e, undefined)),
+      );
     } catch (err) {
       // Another upload may have created it meanwhile (OpenSSH then answers a bare "Failure"). If the check itself
       // fails other than with "no such file" (the connection dropped), that is the fault to report: it is
@@ -330,6 +351,13 @@ export class SftpStorage implements Storage {
         if ((statErr as { code?: unknown }).code !== NO_SUCH_FILE) throw this.fail(statErr, 'check folder', dir);
       }
       if (!st?.isDirectory()) throw this.fail(err, 'create folder', dir);
+      return; // someone else's folder: its mode is theirs
+    }
+    // The server's umask may have taken bits away.
+    if (exact && mode !== 'umask') {
+      await sftpCall<void>(c, (sftp, cb) => sftp.chmod(dir, folderModeFor(mode), (e) => cb(e, undefined))).catch((err: unknown) => {
+        throw this.fail(err, 'set the mode of folder', dir);
+      });
     }
   }
 
@@ -348,6 +376,7 @@ export class SftpStorage implements Storage {
     // More only waits in ssh2's queue for the window, and those buffers live long enough to reach V8's old space:
     // 1 GiB to a local sshd measured 440–510 MB/s at 16 in most runs, and 250 MB/s with major GCs in most runs at 32.
     const concurrency = Math.max(1, this.cfg.concurrency ?? 16);
+    const { mode, exact } = this.modeFor(opts.mode);
 
     let conn!: Conn;
     let handle!: Buffer;
@@ -380,9 +409,11 @@ export class SftpStorage implements Storage {
         hooked.add(conn);
         conn.onLost.add(notify);
       }
-      await this.mkdirs(conn, posix.dirname(finalPath));
+      await this.mkdirs(conn, posix.dirname(finalPath), mode, exact);
       try {
-        handle = await sftpCall<Buffer>(conn, (sftp, cb) => sftp.open(partial, flags, { mode: 0o600 }, cb));
+        // No permissions in the request for 'umask': sftp-server then creates the file 0666 less its umask, as for the Go
+        // tool's client. An explicit mode is asked for here and set exactly at the commit (fchmod), before the rename.
+        handle = await sftpCall<Buffer>(conn, (sftp, cb) => (mode === 'umask' ? sftp.open(partial, flags, cb) : sftp.open(partial, flags, { mode }, cb)));
       } catch (err) {
         throw this.fail(err, 'open', partial);
       }
@@ -532,7 +563,7 @@ export class SftpStorage implements Storage {
       const digest = hash?.digest('hex');
       if (opts.sha256 && digest !== opts.sha256) throw new PermanentError(`sftp storage: ${where} does not match the expected sha256 (${digest} ≠ ${opts.sha256}); nothing was stored.`);
       if (opts.size !== undefined && opts.size !== total) throw new PermanentError(`sftp storage: ${where} got ${total} bytes, expected ${opts.size}; nothing was stored.`);
-      await this.commit(conn, handle, partial, finalPath, total, digest);
+      await this.commit(conn, handle, partial, finalPath, total, digest, exact ? mode : 'umask');
       handle = undefined as unknown as Buffer;
       this.cfg.log?.debug(`sftp storage: ${where}: stored`);
       return { key, size: total, location: where, hash: digest ? { algorithm: 'sha256', value: digest } : undefined };
@@ -560,9 +591,17 @@ export class SftpStorage implements Storage {
   }
 
   /** fsync, check size (and sha256sum), then rename over the final name — atomically where the server can. */
-  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined): Promise<void> {
+  /** `chmod`: the mode asked for, set exactly; 'umask' = leave the mode as the open made it. */
+  private async commit(conn: Conn, handle: Buffer, partial: string, finalPath: string, size: number, digest: string | undefined, chmod: FileMode): Promise<void> {
     const ext = (conn.sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
     try {
+      // The server's umask may have taken bits away at the open, and a resumed partial file kept its old mode.
+      if (chmod !== 'umask') {
+        await sftpCall<void>(conn, (sftp, cb) => sftp.fchmod(handle, chmod, (e) => cb(e, undefined))).catch((err: unknown) => {
+          if (isTransient(err) || conn.dead) throw err;
+          throw new PermanentError(`sftp storage: the server refused to set mode ${formatMode(chmod)} on ${this.describeRemote(partial)} (${errorMessage(err)}); remove mode: (or --mode) for this server.`, { cause: err });
+        });
+      }
       if (ext['fsync@openssh.com'] === '1') await sftpCall<unknown>(conn, (sftp, cb) => sftp.ext_openssh_fsync(handle, cb));
       this.cfg.log?.debug(`sftp storage: ${this.describeRemote(partial)}: fsynced`);
       const st = await sftpCall<Stats>(conn, (sftp, cb) => sftp.fstat(handle, cb));
@@ -704,6 +743,9 @@ const sftpOptions = z.strictObject({
   }),
   sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
   keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
+  mode: modeField(
+    'Permission bits of the remote backup file, an octal string in quotes (`mode: "0640"` lets the group read it); set exactly, whatever the server\'s umask. Also used by `onedump sync --storage` to this entry. Folders onedump creates get the matching search bits ("0640" → 0750). Default "0600" (folders 0700): backups hold data (the Go tool left the mode to the server: usually 0644).',
+  ),
 });
 export type SftpOptions = z.infer<typeof sftpOptions>;
 
@@ -718,7 +760,7 @@ function sftpAttempts(v: number | undefined): number {
   return v === undefined ? DEFAULT_RETRY.attempts : v === 0 ? Infinity : v;
 }
 
-const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum'] as const;
+const URL_PARAMS = ['sshkey', 'sshpassphrase', 'sshknownhosts', 'sshhostkey', 'maxattempts', 'sha256sum', 'mode'] as const;
 
 /** The first of the usual identities in ~/.ssh, as ssh(1) would try them. */
 function defaultIdentity(): string | undefined {
@@ -738,6 +780,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
       root,
       maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
+      mode: modeBits(o.mode),
       log: ctx.log,
     });
     return { storage, key };
@@ -768,6 +811,7 @@ export const sftpBackend: StorageBackend<SftpOptions> = {
       root,
       maxAttempts: sftpAttempts(o.maxattempts),
       sha256sum: o.sha256sum,
+      mode: modeBits(o.mode),
       log: ctx.log,
     });
     return { storage, key };

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RetryPolicy } from '../util/retry.js';
+import type { FileMode } from './mode.js';
 
 /** The name of an upload in progress (`name.partial`) in local and sftp storage; listings and sync sources skip it. */
 export const PARTIAL_SUFFIX = '.partial';
@@ -28,6 +29,12 @@ export interface PutOptions {
   sha256?: string;
   /** Resume an interrupted upload of this key from the remote partial object, when the backend can. */
   resume?: boolean;
+  /**
+   * Permission bits of the file, for backends that have them (local, sftp): a number is set exactly; 'umask' (file
+   * copies: sync, binlog sync) gives 0666 less the umask unless the storage has its own `mode:`. Unset: the storage's
+   * `mode:`, else 0600 (backups).
+   */
+  mode?: FileMode;
 }
 
 export interface StoredObject {

@@ -10,12 +10,21 @@ import { retry, DEFAULT_RETRY } from '../util/retry.js';
 import { mapSettled } from '../util/concurrency.js';
 import { errorMessage, PermanentError, TransientError } from '../util/errors.js';
 import { mkdirs } from '../util/mkdirs.js';
+import type { FileMode } from '../storage/mode.js';
 
 export interface DownloadOptions {
   storage: Storage;
-  /** Key prefix; files keep their path relative to the prefix's folder part. */
+  /** Key prefix (a raw string prefix of the keys, as S3 lists them). */
   prefix: string;
+  /**
+   * How a key becomes a path under `dir`: 'folder' (default) keeps the key's path relative to the prefix's folder
+   * part (up to its last '/'); 'prefix' is the Go tool's `download s3`: the key with the prefix cut off (see
+   * localPathOf).
+   */
+  naming?: 'folder' | 'prefix';
   dir: string;
+  /** Permission bits of the files written; default 'umask' (0666 less the umask, as the Go tool's os.Create). */
+  mode?: FileMode;
   parallel?: number;
   maxAttempts?: number;
   dryRun?: boolean;
@@ -121,17 +130,38 @@ function relativeKey(key: string, prefix: string): string {
   return key.startsWith(folder) ? key.slice(folder.length) : key;
 }
 
+/**
+ * The Go tool's `download s3` names a file by the key with the prefix cut off and leading slashes trimmed
+ * (`strings.TrimPrefix(key, prefix)`): prefix `binlogs` or `binlogs/` gives `binlogs/mysql-bin.000001` →
+ * `mysql-bin.000001`. Where that cut would fall inside a name (prefix `binlogs/mysql-bin.0000` gave `01`, `binlogs`
+ * gave `binlogsX/a` → `X/a`, and a prefix equal to the key gave no name at all) the name is kept whole: the key from
+ * the prefix's last '/' on (`mysql-bin.000001`, `binlogsX/a`).
+ */
+export function goDownloadPath(key: string, prefix: string): string {
+  const atBoundary = prefix === '' || prefix.endsWith('/') || key[prefix.length] === '/';
+  const cut = key.startsWith(prefix) && atBoundary ? prefix.length : prefix.lastIndexOf('/') + 1;
+  return key.slice(cut).replace(/^\/+/, '');
+}
+
 /** Downloads every object under a prefix, in parallel, each streamed to name.partial, verified, then renamed. */
 export async function runDownload(opts: DownloadOptions): Promise<DownloadResult> {
   const started = Date.now();
   const root = resolve(opts.dir);
   const objects: ObjectInfo[] = [];
   for await (const o of opts.storage.list(opts.prefix)) objects.push(o);
+  // Two keys for one local file (`a//b` and `a/b`, say) would overwrite each other: refuse before downloading either.
+  const byPath = new Map<string, string>();
+  const placed = objects.map((o) => {
+    const rel = opts.naming === 'prefix' ? goDownloadPath(o.key, opts.prefix) : relativeKey(o.key, opts.prefix);
+    const path = resolve(root, rel);
+    if (!path.startsWith(root + sep)) throw new PermanentError(`object ${o.key} would be written outside ${root}; refusing.`);
+    const other = byPath.get(path);
+    if (other !== undefined) throw new PermanentError(`objects ${other} and ${o.key} would both be written to ${path}; download them with separate prefixes.`);
+    byPath.set(path, o.key);
+    return { o, rel, path };
+  });
   const planned = (
-    await mapSettled(objects, 8, async (o): Promise<DownloadItem> => {
-      const rel = relativeKey(o.key, opts.prefix);
-      const path = resolve(root, rel);
-      if (!path.startsWith(root + sep)) throw new PermanentError(`object ${o.key} would be written outside ${root}; refusing.`);
+    await mapSettled(placed, 8, async ({ o, rel, path }): Promise<DownloadItem> => {
       const same = await identical(path, o);
       return { key: o.key, rel, path, size: o.size, object: o, action: same ? 'skip' : 'download', reason: same ?? 'missing or different locally' };
     })
@@ -189,9 +219,13 @@ async function downloadOne(item: DownloadItem, opts: DownloadOptions): Promise<v
   });
   try {
     const body = await opts.storage.get(item.key, { signal: opts.signal });
-    await pipeline(body, meter, createWriteStream(partial, { mode: 0o644 }), { signal: opts.signal });
+    // As local storage does: a new partial file (a leftover one would keep its mode), an explicit mode set exactly.
+    const mode = opts.mode ?? 'umask';
+    await rm(partial, { force: true });
+    await pipeline(body, meter, createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode }), { signal: opts.signal });
     const fh = await open(partial, 'r');
     try {
+      if (mode !== 'umask') await fh.chmod(mode);
       await fh.sync();
     } finally {
       await fh.close();

@@ -9,6 +9,7 @@ import { mapSettled } from '../util/concurrency.js';
 import { errorMessage, isTransient, OnedumpError, TransientError } from '../util/errors.js';
 import { ChecksumState } from './state.js';
 import { hashFile, type SourceFile } from './source.js';
+import type { FileMode } from '../storage/mode.js';
 
 /** One file of a sync and what the plan decided for it. */
 export interface PlannedFile extends SourceFile {
@@ -55,6 +56,11 @@ export interface SyncOptions {
   growing?: boolean;
   /** Upper bound of bytes to send per absolute path (e.g. binlog sizes from SHOW BINARY LOGS). */
   limits?: Map<string, number>;
+  /**
+   * Permission bits of the files written at a local or SFTP destination (`--mode`). Default 'umask': 0666 less the
+   * umask (for SFTP the server's), as the Go tool, unless the destination's config entry has a `mode:`.
+   */
+  mode?: FileMode;
   log?: Logger;
   signal?: AbortSignal;
   events?: SyncEvents;
@@ -211,6 +217,7 @@ async function sendOne(f: PlannedFile, opts: SyncOptions, state: ChecksumState |
         size: limit,
         signal: opts.signal,
         resume: opts.resume,
+        mode: opts.mode ?? 'umask',
         onProgress: (n) => opts.events?.onProgress?.(f, n),
       });
       const digest = hash ? hash.digest('hex') : planHashHolds ? f.sha256 : undefined;
