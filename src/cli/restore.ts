@@ -8,7 +8,7 @@ import { parseDsn, DsnError, describeDsn } from '../config/dsn.js';
 import { planRestore, restoreDump, type RestoreOptions } from '../dump/restore.js';
 import { UsageError } from '../util/errors.js';
 import { readDumpCoordinatesFrom, type DumpCoordinates } from '../binlog/dump-coords.js';
-import { replayBinlogs } from '../binlog/replay.js';
+import { prepareReplay, type PreparedReplay, type ReplayResult } from '../binlog/replay.js';
 import { fetchBinlogs } from '../binlog/fetch.js';
 import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
@@ -130,17 +130,32 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
       }
       return 0;
     }
+    // Plan the replay before loading anything: a stop time before the dump's snapshot, a corrupt binlog or a missing
+    // mysqlbinlog then fails with the target untouched.
+    let prepared: PreparedReplay | undefined;
+    if (coords && binlogDir) {
+      prepared = await prepareReplay({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+    }
     const r = await restoreDump({ ...opts, onProgress: (bytes, total) => progress.update('restore', bytes, total) });
     progress.stop();
-    let replayed: Awaited<ReturnType<typeof replayBinlogs>> | undefined;
-    if (coords && binlogDir) {
+    let replayed: ReplayResult | undefined;
+    if (prepared && coords) {
       log.info(`dump loaded; replaying binlogs from ${coords.file}:${coords.pos}${flags.until ? ` until ${flags.until}` : ''}`);
-      replayed = await replayBinlogs({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+      replayed = await prepared.apply();
     }
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...r, replay: replayed ? { runs: replayed.runs.length, from: coords } : undefined }, null, 2) + '\n');
-    else {
+    const p = replayed?.plan;
+    if (flags.json) {
+      const replay = replayed && p ? { runs: replayed.runs.length, from: coords, events: p.events, stop: p.stop ? `${p.stop.file}:${p.stop.pos}` : null, notes: p.notes } : undefined;
+      process.stdout.write(JSON.stringify({ ok: true, ...r, replay }, null, 2) + '\n');
+    } else {
       process.stdout.write(`Restored ${r.source} (${formatBytes(r.bytesRead)} read) into ${describeDsn({ ...dsn, database: r.database })} in ${formatDuration(r.durationMs)}.\n`);
-      if (replayed) process.stdout.write(`Replayed binlogs from ${coords!.file}:${coords!.pos}${flags.until ? ` until ${flags.until}` : ''} (${replayed.runs.length} mysqlbinlog run(s)).\n`);
+      if (replayed && p) {
+        process.stdout.write(
+          replayed.applied
+            ? `Replayed ${p.events} binlog events from ${coords!.file}:${coords!.pos}${flags.until ? ` until ${flags.until}` : ''} (${replayed.runs.length} mysqlbinlog run(s)).\n`
+            : `Nothing to replay from ${coords!.file}:${coords!.pos}: ${p.notes.join(' ')}\n`,
+        );
+      }
     }
     return 0;
   } finally {
