@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--client <path>', 'client binary (default: mariadb or mysql; psql or pg_restore)')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1…) to decrypt an encrypted backup')
     .option('--binlogs <dir-or-url>', 'after loading the dump, replay the MySQL binlogs in this folder or storage URL from the dump\'s recorded position (point-in-time recovery)')
-    .option('--until <datetime>', 'with --binlogs: stop at this time ("2026-11-27 03:15:00" local time, or with Z / ±hh:mm)');
+    .option('--until <datetime>', 'with --binlogs: stop before the first event at or after this time: "YYYY-MM-DD HH:MM:SS" is local time (this process\'s TZ); "…Z" is UTC; "…+hh:mm" / "…-hh:mm" is that offset. A time after the dump but before the next change restores the dump alone');
   addGlobalOptions(cmd, { config: false });
   cmd.addHelpText(
     'after',

@@ -115,8 +115,8 @@ describe('binlog sync', () => {
       expect(lines.length).toBe(3);
       expect(lines.map((l) => l.ok)).toEqual([true, true, true]);
       expect(lines[1]!.files).toBeNull(); // nothing tried: null, as the Go tool writes it
-      expect(lines[2]!.files.map((f) => f.replace(/^.*\//, '')).sort()).toEqual(changed);
-      expect(lines[2]!.files[0]!.startsWith(binlogDir())).toBe(true);
+      expect(lines[2]!.files!.map((f) => f.replace(/^.*\//, '')).sort()).toEqual(changed);
+      expect(lines[2]!.files![0]!.startsWith(binlogDir())).toBe(true);
       expect(Number.isNaN(Date.parse(lines[0]!.finished_at))).toBe(false);
       expect(lines[0]!.error).toBe('');
     }, 120_000);
