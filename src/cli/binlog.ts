@@ -201,6 +201,9 @@ export function register(program: Command): void {
         const log = loggerFor(g);
         let dir = opts.dir;
         if (!dir && !opts.from) throw new UsageError('give --dir (the folder holding the binlogs) or --from URL.');
+        // The Go tool reads its "YYYY-MM-DD HH:MM:SS" as UTC (time.Parse); so does this command. Parsed first, so a
+        // bad time fails before anything is downloaded.
+        const stopDatetime = opts.stopDatetime !== undefined ? parseStopDatetime(opts.stopDatetime, { bare: 'utc' }) : undefined;
         if (opts.dumpFile && opts.startBinlog) throw new UsageError('give either --dump-file or --start-binlog, not both.');
         let startFile = opts.startBinlog;
         let startPos = opts.startPosition;
@@ -221,8 +224,7 @@ export function register(program: Command): void {
           dir: dir as string,
           startFile,
           startPos,
-          // The Go tool reads its "YYYY-MM-DD HH:MM:SS" as UTC (time.Parse); so does this command.
-          stopDatetime: opts.stopDatetime !== undefined ? parseStopDatetime(opts.stopDatetime, { bare: 'utc' }) : undefined,
+          stopDatetime,
           stopPosition: opts.stopPosition,
           dsn,
           dryRun: g.dryRun,
