@@ -120,13 +120,23 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
       const p = await planRestore(opts);
       await p.close();
       const plan = p.plan;
-      const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until } : undefined;
+      // A local binlog folder is planned too (read only), so a stop time before the dump is refused here already.
+      let events: { events: number; stop: string | null; notes: string[] } | undefined;
+      if (coords && binlogDir && !isUrl(binlogDir)) {
+        const local = binlogDir.startsWith('file://') ? fileURLToPath(binlogDir) : resolve(binlogDir);
+        const pr = await prepareReplay({ dir: local, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dryRun: true, out: process.stdout, logger: log });
+        events = { events: pr.plan.events, stop: pr.plan.stop ? `${pr.plan.stop.file}:${pr.plan.stop.pos}` : null, notes: pr.plan.notes };
+      }
+      const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until, ...events } : undefined;
       if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, ...plan, replay }, null, 2) + '\n');
       else {
         process.stdout.write(
           `Plan (dry run: nothing is loaded):\n  from:   ${plan.source} (${plan.size !== undefined ? formatBytes(plan.size) : 'size unknown'}, ${plan.compressed ? 'gzip, ' : ''}${plan.format === 'pg-custom' ? 'pg_dump custom format' : 'SQL'})\n  into:   ${plan.target}\n  client: ${plan.client}\n`,
         );
-        if (replay) process.stdout.write(`  then:   replay binlogs in ${replay.binlogs} from ${replay.startFile}:${replay.startPos}${replay.until ? ` until ${replay.until}` : ''}\n`);
+        if (replay) {
+          const what = events ? (events.events ? ` (${events.events} events${events.stop ? `, stopping before ${events.stop}` : ''})` : ` (nothing to replay: ${events.notes.join(' ')})`) : '';
+          process.stdout.write(`  then:   replay binlogs in ${replay.binlogs} from ${replay.startFile}:${replay.startPos}${replay.until ? ` until ${replay.until}` : ''}${what}\n`);
+        }
       }
       return 0;
     }

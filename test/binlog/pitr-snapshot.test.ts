@@ -140,6 +140,13 @@ describe('point-in-time restore right after a backup (issue 15)', () => {
     sql(dst, `DROP DATABASE IF EXISTS app; CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64), n INT); INSERT INTO app.t VALUES ${rows(1, 7)};`);
     const before = state(dst);
     const dbs = sql(dst, 'SHOW DATABASES').trim();
+    // A dry run plans the replay of a local folder too, and refuses the same way.
+    const dry = await restore(iso(lastChange), ['--dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toMatch(/^onedump: the stop time .* is before the starting point: /m);
+    const dryOk = await restore(iso(dumpEnded + 1), ['--dry-run']);
+    expect(dryOk.code, dryOk.stderr).toBe(0);
+    expect(dryOk.stdout).toMatch(/^ {2}then: {3}replay binlogs in .* from mysql-bin\.\d+:\d+ until .* \(nothing to replay: the stop time .*\)$/m);
     for (const t of [lastChange, lastChange - 1, lastChange - 30]) {
       const r = await restore(iso(t));
       expect(r.code, iso(t)).toBe(1);
