@@ -1,14 +1,16 @@
 import { UsageError } from '../util/errors.js';
 
 /**
- * Parses a --stop-datetime / --until value to whole epoch seconds. Without an offset the time is local, as
- * mysqlbinlog reads it (in its own process's time zone, which is ours); `Z` or `±hh:mm` are honoured.
+ * Parses a --stop-datetime / --until value to whole epoch seconds. `Z` or `±hh:mm` are honoured. Without an offset
+ * the time is local by default, as mysqlbinlog reads it (in its own process's time zone, which is ours), or UTC with
+ * `{ bare: 'utc' }`: the Go tool's `binlog restore --stop-datetime` parses its "YYYY-MM-DD HH:MM:SS" as UTC.
  * Binlog timestamps have one-second resolution, so fractions of a second are refused rather than rounded silently.
  */
-export function parseStopDatetime(text: string): number {
+export function parseStopDatetime(text: string, opts: { bare?: 'local' | 'utc' } = {}): number {
+  const bareUtc = opts.bare === 'utc';
   const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i.exec(text);
   if (!m) {
-    throw new UsageError(`"${text}" is not a date-time; use YYYY-MM-DD HH:MM:SS (local time) or add Z / +hh:mm, e.g. "2026-11-28 14:05:00+01:00".`);
+    throw new UsageError(`"${text}" is not a date-time; use YYYY-MM-DD HH:MM:SS (${bareUtc ? 'UTC' : 'local time'}) or add Z / +hh:mm, e.g. "2026-11-28 14:05:00+01:00".`);
   }
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac, zone] = m;
   if (frac && Number(frac) !== 0) {
@@ -18,9 +20,9 @@ export function parseStopDatetime(text: string): number {
   const [Y, M, D, H, MI, S] = parts;
   if (M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || MI > 59 || S > 59) throw new UsageError(`"${text}" is not a valid date-time.`);
   let ms: number;
-  if (zone) {
+  if (zone || bareUtc) {
     let offsetMin = 0;
-    if (zone.toUpperCase() !== 'Z') {
+    if (zone && zone.toUpperCase() !== 'Z') {
       const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone) as RegExpExecArray;
       offsetMin = (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? '0'));
     }

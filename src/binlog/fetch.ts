@@ -24,12 +24,16 @@ export async function fetchBinlogs(url: string, dir: string, log: Logger = silen
   await mkdirs(dir);
   const result: FetchResult = { downloaded: [], skipped: [] };
   try {
-    const wanted: Array<{ key: string; name: string; size: number }> = [];
+    const byName = new Map<string, { key: string; name: string; size: number }>();
     for await (const o of storage.list(prefix)) {
-      const name = o.key.slice(prefix.length);
+      // The Go tool stored PREFIX + "/" + name, so a prefix given with a trailing slash left binlogs//NAME keys.
+      const name = o.key.slice(prefix.length).replace(/^\/+/, '');
       if (!name || name.includes('/') || !splitBinlogName(name)) continue;
-      wanted.push({ key: o.key, name, size: o.size });
+      // Both forms present (shipped by both tools): binlogs only grow, so the larger copy is the newer one.
+      const seen = byName.get(name);
+      if (!seen || o.size > seen.size) byName.set(name, { key: o.key, name, size: o.size });
     }
+    const wanted = [...byName.values()];
     if (wanted.length === 0) throw new OnedumpError(`no binlog files (name.NNNNNN) were found at ${storage.describe(prefix)}.`);
     for (const w of wanted) {
       const dest = join(dir, w.name);

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { OnedumpError, UsageError } from '../util/errors.js';
 import { formatLocal } from './datetime.js';
-import { binlogsFrom, type BinlogFileRef } from './files.js';
+import { binlogsFrom, listBinlogFiles, splitBinlogName, type BinlogFileRef } from './files.js';
+import { EventType } from './event-types.js';
 import { readBinlog } from './reader.js';
 
 export interface StopPosition {
@@ -13,7 +14,7 @@ export interface StopPosition {
 export interface PlanInput {
   dir: string;
   startFile: string;
-  /** Defaults to 4, the first event after the magic number. */
+  /** Defaults to 4, the first event after the magic number; 0 means the same (the Go tool's default). */
   startPos?: number;
   /** Epoch seconds; replay stops before the first event whose timestamp is at or after it (mysqlbinlog's rule). */
   stopDatetime?: number;
@@ -60,8 +61,9 @@ export interface ReplayPlan {
  * a transaction that committed at or after the stop time is left out whole.
  */
 export async function planReplay(input: PlanInput): Promise<ReplayPlan> {
-  const startPos = input.startPos ?? 4;
-  if (!Number.isInteger(startPos) || startPos < 4) throw new UsageError(`the start position must be a whole number of at least 4 (got ${input.startPos}).`);
+  // 0 is the Go tool's default and mysqlbinlog reads it as the start of the file, like 4.
+  const startPos = input.startPos === undefined || input.startPos === 0 ? 4 : input.startPos;
+  if (!Number.isInteger(startPos) || startPos < 4) throw new UsageError(`the start position must be 0 (the start of the file) or a whole number of at least 4 (got ${input.startPos}).`);
   let files = await binlogsFrom(input.dir, input.startFile);
   const stopPos = input.stopPosition;
   let stopFile: BinlogFileRef | undefined;
@@ -116,17 +118,87 @@ export async function planReplay(input: PlanInput): Promise<ReplayPlan> {
     plan.files.push(planned);
   }
   if (T !== undefined && plan.stop?.reason === 'datetime' && plan.events === 0) {
+    // Nothing after the starting point happened before T. The starting point (a dump's snapshot) is the state at T
+    // unless it already holds a change made at or after T: then T is before the snapshot and only an older dump helps.
     const s = plan.stop;
-    throw new OnedumpError(
-      `the stop time ${formatLocal(T)} is not after the first event to replay (${s.file} at ${s.pos}, ${formatLocal(s.timestamp)}); the starting point is already past that time, so use an older dump.`,
+    const before = await lastChangeBefore(input.dir, input.startFile, startPos, T, input.verifyChecksums ?? true);
+    if (before.kind === 'newer') {
+      const e = before.event;
+      throw new OnedumpError(
+        `the stop time ${formatLocal(T)} is before the starting point: it already holds a change from ${formatLocal(e.timestamp)} (${e.type} in ${e.file} at ${e.pos}, before the start ${input.startFile}:${startPos}), so use an older dump.`,
+      );
+    }
+    if (before.kind === 'unknown') {
+      throw new OnedumpError(
+        `the stop time ${formatLocal(T)} is before ${before.file} began (${formatLocal(before.opened)}) and the binlog before it is not in ${input.dir}, so whether the starting point ${input.startFile}:${startPos} is already past that time cannot be told; add that binlog, or use an older dump.`,
+      );
+    }
+    plan.files = [];
+    plan.notes.push(
+      `the stop time ${formatLocal(T)} is before the first event after the starting point (${s.file} at ${s.pos}, ${formatLocal(s.timestamp)}) and after the last change before it${before.event ? ` (${formatLocal(before.event.timestamp)})` : ''}: the starting point is the state at that time, so there is nothing to replay.`,
     );
+    return plan;
   }
   if (T !== undefined && !plan.stop) {
     const where = plan.last ? ` (${plan.last.file} at ${plan.last.pos}, ${formatLocal(plan.last.timestamp)})` : '';
     plan.notes.push(`the stop time ${formatLocal(T)} is after the last event${where}; replaying everything.`);
   }
-  if (plan.files.length === 0) plan.notes.push('there is nothing to replay: the start and stop positions are the same.');
+  if (plan.events === 0) {
+    plan.files = [];
+    plan.notes.push('there is nothing to replay: the start and stop positions are the same.');
+  }
   return plan;
+}
+
+/** Bookkeeping events: they open, close or describe a file and change no data. */
+const NOT_CHANGES = new Set<number>([
+  EventType.START_V3,
+  EventType.STOP,
+  EventType.ROTATE,
+  EventType.FORMAT_DESCRIPTION,
+  EventType.PREVIOUS_GTIDS,
+  EventType.MARIADB_BINLOG_CHECKPOINT,
+  EventType.MARIADB_GTID_LIST,
+  EventType.MARIADB_START_ENCRYPTION,
+  26, // Incident
+  27, // Heartbeat
+  41, // Heartbeat_v2
+]);
+
+type Before =
+  | { kind: 'older'; event?: EventRef }
+  | { kind: 'newer'; event: EventRef }
+  | { kind: 'unknown'; file: string; opened: number };
+
+/**
+ * Whether the starting point holds a change made at or after T: the newest-stamped change before the start position
+ * in the start file, or else (the file holds none before it) in the binlogs before, walking back until one is found
+ * or a file was opened before T (everything before that file is older than T).
+ */
+async function lastChangeBefore(dir: string, startFile: string, startPos: number, T: number, verifyChecksums: boolean): Promise<Before> {
+  const all = await listBinlogFiles(dir);
+  const start = splitBinlogName(startFile);
+  const series = all.filter((f) => f.prefix === start?.prefix);
+  let i = series.findIndex((f) => f.name === startFile);
+  for (let limit: number | undefined = startPos; i >= 0; i--, limit = undefined) {
+    const f = series[i] as BinlogFileRef;
+    let newest: EventRef | undefined;
+    let opened: number | undefined;
+    for await (const ev of readBinlog(f.path, { verifyChecksums })) {
+      if (limit !== undefined && ev.pos >= limit) {
+        opened ??= ev.timestamp;
+        break;
+      }
+      if (ev.type === EventType.FORMAT_DESCRIPTION) opened ??= ev.timestamp;
+      if (NOT_CHANGES.has(ev.type)) continue;
+      if (!newest || ev.timestamp >= newest.timestamp) newest = { file: f.name, pos: ev.pos, timestamp: ev.timestamp, type: ev.typeName };
+    }
+    if (newest) return newest.timestamp >= T ? { kind: 'newer', event: newest } : { kind: 'older', event: newest };
+    if (opened !== undefined && opened < T) return { kind: 'older' };
+    const prev = series[i - 1];
+    if (!prev || prev.seq !== f.seq - 1) return { kind: 'unknown', file: f.name, opened: opened ?? 0 };
+  }
+  return { kind: 'older' };
 }
 
 /**

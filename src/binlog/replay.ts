@@ -43,11 +43,26 @@ export interface ReplayResult {
 
 const MAX_STDERR = 64 * 1024;
 
+export interface PreparedReplay {
+  plan: ReplayPlan;
+  runs: string[][];
+  /** Runs the plan: prints the SQL (dry run) or applies it. */
+  apply(): Promise<ReplayResult>;
+}
+
 /**
  * Point-in-time replay: plans with the native reader (so bad inputs fail before anything runs), then pipes
  * mysqlbinlog into mysql per run of at most 10 files. Fails with the stderr of whichever side failed.
  */
 export async function replayBinlogs(opts: ReplayOptions): Promise<ReplayResult> {
+  return (await prepareReplay(opts)).apply();
+}
+
+/**
+ * Every check and the plan, touching no database: `onedump restore --binlogs` calls it before it loads the dump, so a
+ * stop time the binlogs cannot reach (or a corrupt binlog, or a missing mysqlbinlog) leaves the target untouched.
+ */
+export async function prepareReplay(opts: ReplayOptions): Promise<PreparedReplay> {
   const log = opts.logger ?? silentLogger;
   const stopDatetime = typeof opts.stopDatetime === 'string' ? parseStopDatetime(opts.stopDatetime) : opts.stopDatetime;
   const stopPosition = typeof opts.stopPosition === 'number' ? { pos: opts.stopPosition } : opts.stopPosition;
@@ -83,22 +98,25 @@ export async function replayBinlogs(opts: ReplayOptions): Promise<ReplayResult> 
     },
     'binlog replay plan',
   );
-  if (runs.length === 0) return { plan, runs, applied: false };
-  if (opts.dryRun) {
-    for (const args of runs) await runMysqlbinlog(mysqlbinlog, args, opts.out as Writable, opts.signal);
-    return { plan, runs, applied: false };
-  }
-  const cred = createSecretFile('client.cnf', clientDefaults(dsn!));
-  try {
-    for (const [i, args] of runs.entries()) {
-      log.info({ run: i + 1, of: runs.length, files: args.filter((a) => !a.startsWith('--')).length }, 'replaying binlogs');
-      // --binary-mode: row images and statement text may hold bytes the client would otherwise mangle.
-      await pipeToMysql(mysqlbinlog, args, mysql!, [`--defaults-extra-file=${cred.path}`, '--binary-mode'], opts.signal);
+  const apply = async (): Promise<ReplayResult> => {
+    if (runs.length === 0) return { plan, runs, applied: false };
+    if (opts.dryRun) {
+      for (const args of runs) await runMysqlbinlog(mysqlbinlog, args, opts.out as Writable, opts.signal);
+      return { plan, runs, applied: false };
     }
-  } finally {
-    cred.remove();
-  }
-  return { plan, runs, applied: true };
+    const cred = createSecretFile('client.cnf', clientDefaults(dsn!));
+    try {
+      for (const [i, args] of runs.entries()) {
+        log.info({ run: i + 1, of: runs.length, files: args.filter((a) => !a.startsWith('--')).length }, 'replaying binlogs');
+        // --binary-mode: row images and statement text may hold bytes the client would otherwise mangle.
+        await pipeToMysql(mysqlbinlog, args, mysql!, [`--defaults-extra-file=${cred.path}`, '--binary-mode'], opts.signal);
+      }
+    } finally {
+      cred.remove();
+    }
+    return { plan, runs, applied: true };
+  };
+  return { plan, runs, apply };
 }
 
 function collect(stream: NodeJS.ReadableStream | null): () => string {

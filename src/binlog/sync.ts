@@ -1,5 +1,6 @@
 import { appendFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { mkdirs } from '../util/mkdirs.js';
 import type { Storage } from '../storage/types.js';
 import type { Logger } from '../util/logger.js';
 import { OnedumpError } from '../util/errors.js';
@@ -15,6 +16,11 @@ export interface BinlogSyncOptions {
   storage: Storage;
   /** Key prefix (folder) at the destination; files keep their names under it. */
   prefix: string;
+  /**
+   * The Go tool's uncleaned prefix for the same folder (its `--s3-prefix` + "/", e.g. "binlogs//"): a file already
+   * stored under that prefix (and not under `prefix`) is kept there, so it is neither sent again nor copied twice.
+   */
+  goPrefix?: string;
   checksum: boolean;
   checksumFile?: string;
   saveLog: boolean;
@@ -59,6 +65,18 @@ export async function syncBinlogs(o: BinlogSyncOptions): Promise<BinlogSyncOutco
     limits.set(path, b.size);
     files.push({ path, rel: b.name, size: st.size, mtimeMs: st.mtimeMs, key: o.prefix + b.name });
   }
+  // Keys beginning with "/" (the Go tool's empty or "/…" prefix) cannot be told apart here: storages strip them.
+  if (o.goPrefix !== undefined && o.goPrefix !== o.prefix && !o.goPrefix.startsWith('/') && o.goPrefix.startsWith(o.prefix)) {
+    const present = new Set<string>();
+    for await (const obj of o.storage.list(o.prefix)) present.add(obj.key);
+    for (const f of files) {
+      const goKey = o.goPrefix + f.rel;
+      if (present.has(goKey) && !present.has(f.key)) {
+        o.log?.debug({ file: f.rel, key: goKey }, 'binlog sync: keeping the key the Go tool wrote');
+        f.key = goKey;
+      }
+    }
+  }
   let result: SyncResult | undefined;
   let failure: unknown;
   try {
@@ -83,8 +101,10 @@ export async function syncBinlogs(o: BinlogSyncOptions): Promise<BinlogSyncOutco
   if (o.saveLog && !o.dryRun) {
     logFile = o.logFile && o.logFile.trim() ? o.logFile : join(dir, SYNC_RESULT_FILE);
     const error = failure ? (failure as Error).message : (result?.failed ?? []).map((f) => f.error).join('\n');
-    const line = JSON.stringify({ finished_at: new Date().toISOString(), files: tried, ok: !error, error }) + '\n';
+    // The Go tool's line: RFC 3339 time in UTC, `files` null when none was tried.
+    const line = JSON.stringify({ finished_at: goTime(new Date()), files: tried.length ? tried : null, ok: !error, error }) + '\n';
     try {
+      await mkdirs(dirname(logFile));
       await appendFile(logFile, line, { mode: 0o644 });
     } catch (err) {
       const e = new OnedumpError(`cannot append the sync result to ${logFile}: ${(err as Error).message}; pass --log-file with a writable path.`);
@@ -93,4 +113,9 @@ export async function syncBinlogs(o: BinlogSyncOptions): Promise<BinlogSyncOutco
   }
   if (failure) throw failure;
   return { result: result!, files: tried, logFile };
+}
+
+/** Go's time.Time JSON form (RFC 3339 with the fraction's trailing zeros dropped), e.g. 2026-12-03T07:27:18.12Z. */
+export function goTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d*?)0*Z$/, (_m, f: string) => (f ? `.${f}Z` : 'Z'));
 }

@@ -4,8 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { addGlobalOptions, action, examples, globals, loggerFor, type GlobalOptions } from './common.js';
-import { attemptsOf, goBool, printSyncResult, syncEvents } from './sync.js';
+import { addGlobalOptions, action, examples, globals, loggerFor, pflagBool, type GlobalOptions } from './common.js';
+import { attemptsOf, printSyncResult, syncEvents } from './sync.js';
 import { TransferProgress } from './transfer-progress.js';
 import { storageFromUrl } from '../storage/registry.js';
 import type { Storage } from '../storage/types.js';
@@ -20,7 +20,7 @@ import { listBinlogFiles } from '../binlog/files.js';
 import { readDumpCoordinates } from '../binlog/dump-coords.js';
 import { replayBinlogs } from '../binlog/replay.js';
 import { fetchBinlogs } from '../binlog/fetch.js';
-import { formatLocal } from '../binlog/datetime.js';
+import { formatLocal, parseStopDatetime } from '../binlog/datetime.js';
 import type { StopPosition } from '../binlog/planner.js';
 import { OnedumpError, UsageError } from '../util/errors.js';
 
@@ -156,23 +156,24 @@ export function register(program: Command): void {
   const restore = binlog
     .command('restore')
     .description('point-in-time recovery: replay binlogs from a dump\'s coordinates (or a start position) up to a time or position')
-    .option('--dir <dir>', 'folder holding the binlog files (with --from: where to download them)')
+    .option('-d, --dir <dir>', 'folder holding the binlog files (with --from: where to download them)')
     .option('--from <url>', 'fetch the binlogs from a storage first (file:///path/, s3://bucket/prefix/, sftp://…)')
     .option('--start-binlog <file>', 'first binlog to replay, e.g. mysql-bin.000042')
-    .option('--start-position <n>', 'position in the start binlog (default 4)', intFlag('--start-position', 4))
+    .option('--start-position <n>', 'position in the start binlog (default: its start; 0 and 4 both mean the start, as in the Go tool)', intFlag('--start-position', 0))
     .option('--dump-file <file>', 'read the start binlog and position from this --master-data=2 dump (plain or gzip)')
-    .option('--stop-datetime <time>', 'stop before the first event at or after this time: "YYYY-MM-DD HH:MM:SS" local, or with Z / +hh:mm')
+    .option('--stop-datetime <time>', 'stop before the first event at or after this time: "YYYY-MM-DD HH:MM:SS" is UTC (as in the Go tool); "…Z" is UTC; "…+hh:mm" / "…-hh:mm" is that offset')
     .option('--stop-position <pos>', 'stop before this position: N in the last binlog, or FILE:N', parseStopPosition)
     .option('--dsn <dsn>', 'server to replay into (else DATABASE_DSN; "-" reads ONEDUMP_DSN or DATABASE_DSN)')
     .option('--mysqlbinlog-path <path>', 'mysqlbinlog program (default: mysqlbinlog or mariadb-binlog on PATH)')
     .option('--mysql-path <path>', 'mysql client program (default: mysql or mariadb on PATH)')
     .addOption(new Option('--max-files-per-run <n>', 'binlogs per mysqlbinlog run').default(10).argParser(intFlag('--max-files-per-run', 1)).hideHelp());
-  addGlobalOptions(restore, { config: false });
+  addGlobalOptions(restore, { config: false, goBooleans: true });
   restore.addHelpText(
     'after',
     examples(
-      'onedump binlog restore --dir /backups/binlogs --dump-file app.sql.gz --stop-datetime "2026-11-28 14:05:00"',
-      'onedump binlog restore --dir /var/lib/mysql --start-binlog mysql-bin.000042 --start-position 1638 --stop-datetime "2026-11-28T14:05:00Z"',
+      'onedump binlog restore --dir /backups/binlogs --dump-file app.sql.gz --stop-datetime "2026-11-28 14:05:00"      (UTC)',
+      'onedump binlog restore -d /var/lib/mysql --start-binlog mysql-bin.000042 --start-position 1638 --stop-datetime "2026-11-28 15:05:00+01:00"',
+      'onedump binlog restore --dir="/path/to/binlogs" --dump-file="path/to/dump-file.sql" --dry-run=true             (the Go tool\'s form)',
       'onedump binlog restore --from s3://bucket/binlogs/ --dir /tmp/binlogs --dump-file app.sql.gz --stop-position mysql-bin.000044:1200',
       'onedump binlog restore --dir /backups/binlogs --dump-file app.sql --stop-datetime "2026-11-28 14:05:00" --dry-run > replay.sql',
       '(the dump itself is not loaded: load it first, or use `onedump restore --until`)',
@@ -200,6 +201,9 @@ export function register(program: Command): void {
         const log = loggerFor(g);
         let dir = opts.dir;
         if (!dir && !opts.from) throw new UsageError('give --dir (the folder holding the binlogs) or --from URL.');
+        // The Go tool reads its "YYYY-MM-DD HH:MM:SS" as UTC (time.Parse); so does this command. Parsed first, so a
+        // bad time fails before anything is downloaded.
+        const stopDatetime = opts.stopDatetime !== undefined ? parseStopDatetime(opts.stopDatetime, { bare: 'utc' }) : undefined;
         if (opts.dumpFile && opts.startBinlog) throw new UsageError('give either --dump-file or --start-binlog, not both.');
         let startFile = opts.startBinlog;
         let startPos = opts.startPosition;
@@ -220,7 +224,7 @@ export function register(program: Command): void {
           dir: dir as string,
           startFile,
           startPos,
-          stopDatetime: opts.stopDatetime,
+          stopDatetime,
           stopPosition: opts.stopPosition,
           dsn,
           dryRun: g.dryRun,
@@ -258,30 +262,41 @@ export function register(program: Command): void {
     ),
   );
 
+  // `binlog sync --to URL` (any storage), and the Go tool's `binlog sync s3 -b BUCKET -p PREFIX` (its command is
+  // declared as "sync s3": cobra names it `sync` and ignores the word after it) and older `binlog sync-s3`.
   const sync = binlog
     .command('sync')
-    .description('upload the binlog files to any storage, incrementally (run it on the database server)')
-    .requiredOption('--to <url>', 'destination folder: storage URL or path (s3://bucket/binlogs/?region=…, sftp://user@host/path/, /mnt/nas/binlogs/)')
+    .description('upload the binlog files to any storage, incrementally (run it on the database server); `binlog sync s3 -b BUCKET -p PREFIX` is the Go tool\'s form')
+    .argument('[s3]', 'the Go tool\'s form: `sync s3` with --s3-bucket and --s3-prefix')
+    .option('--to <url>', 'destination folder: storage URL or path (s3://bucket/binlogs/?region=…, sftp://user@host/path/, /mnt/nas/binlogs/)')
+    .option('-b, --s3-bucket <bucket>', 'the Go tool\'s form: the S3 bucket (AWS_REGION and credentials from the environment)')
+    .option('-p, --s3-prefix <prefix>', 'the Go tool\'s form: the key prefix (folder) for the binlog files')
     .option('--dsn <dsn>', 'server to ask for its binlogs (else the config\'s job, else DATABASE_DSN)')
     .option('--job <name>', 'take the DSN from this job of the config (default: the first job)')
-    .option('--checksum', 'skip files already transferred (checksum.onedump in the binlog folder)')
+    .option('--checksum [bool]', 'skip files already transferred (checksum.onedump in the binlog folder); also --checksum=true', pflagBool('--checksum'))
     .option('--checksum-file <path>', 'keep the checksum state in this file instead')
-    .option('--save-log', 'append one JSON line per run (finished_at, files, ok, error) to onedump-binlog-sync.log in the binlog folder')
-    .option('--log-file <path>', 'append the run log to this file instead')
+    .option('--save-log [bool]', 'append one JSON line per run (finished_at, files, ok, error) to onedump-binlog-sync.log in the binlog folder; also --save-log=true', pflagBool('--save-log'))
+    .option('--log-file <path>', 'append the run log to this file instead (its folder is created)')
     .option('--parallel <n>', 'files in flight (default 10)', intFlag('--parallel', 1))
     .option('--max-attempts <n>', `tries per file on transient faults (default ${DEFAULT_RETRY.attempts}; 0 = until it works)`, intFlag('--max-attempts', 0))
     .option('--ssh-key <path>', 'private key for an sftp:// destination');
-  addGlobalOptions(sync);
+  addGlobalOptions(sync, { goBooleans: true });
   sync.addHelpText(
     'after',
     examples(
       'onedump binlog sync --to "s3://my-bucket/binlogs/?region=ap-southeast-2" --checksum --save-log',
       'DATABASE_DSN="root@unix(/run/mysqld/mysqld.sock)/" onedump binlog sync --to sftp://backup@nas/srv/binlogs/ --checksum',
       'onedump binlog sync -c jobs.yml --job app --to /mnt/nas/binlogs/ --checksum --dry-run',
+      'onedump binlog sync s3 --s3-bucket="your-bucket" --s3-prefix="binlogs" --checksum=true --save-log=true      (the Go tool\'s form)',
     ),
   );
   sync.action(
-    action(async (opts: BinlogSyncFlags & { to: string; dsn?: string; job?: string }, cmd: Command) => {
+    action(async (word: string | undefined, opts: BinlogSyncFlags & { to?: string; s3Bucket?: string; s3Prefix?: string }, cmd: Command) => {
+      const goForm = word !== undefined || opts.s3Bucket !== undefined || opts.s3Prefix !== undefined;
+      if (word !== undefined && word !== 's3') throw new UsageError(`binlog sync takes no argument but "s3" (the Go tool's form); got "${word}". Use --to URL for other storages.`);
+      if (goForm && opts.to !== undefined) throw new UsageError('give either --to URL or the Go tool\'s form (binlog sync s3 --s3-bucket B --s3-prefix P), not both.');
+      if (goForm) return runGoS3Sync(cmd, opts as BinlogSyncFlags & { s3Bucket?: string; s3Prefix?: string });
+      if (opts.to === undefined) throw new UsageError('give --to URL (the destination folder), or use the Go tool\'s form: binlog sync s3 --s3-bucket B --s3-prefix P.');
       const g = { ...globals(cmd), ...opts };
       const log = loggerFor(g);
       const t = storageFromUrl(opts.to, { log }, opts.sshKey ? { sshkey: opts.sshKey } : undefined);
@@ -292,15 +307,15 @@ export function register(program: Command): void {
 
   const syncS3 = binlog
     .command('sync-s3')
-    .description('the Go tool\'s form of binlog sync: upload the binlogs to an S3 bucket (AWS_REGION, credentials and DATABASE_DSN from the environment)')
+    .description('the Go tool\'s older form of binlog sync s3: upload the binlogs to an S3 bucket (AWS_REGION, credentials and DATABASE_DSN from the environment)')
     .requiredOption('-b, --s3-bucket <bucket>', 'the S3 bucket')
     .requiredOption('-p, --s3-prefix <prefix>', 'the key prefix (folder) for the binlog files')
-    .option('--checksum [bool]', 'skip files already transferred (checksum.onedump in the binlog folder)', goBool('--checksum'))
+    .option('--checksum [bool]', 'skip files already transferred (checksum.onedump in the binlog folder)', pflagBool('--checksum'))
     .option('--checksum-file <path>', 'keep the checksum state in this file instead')
-    .option('--save-log [bool]', 'append one JSON line per run to onedump-binlog-sync.log in the binlog folder', goBool('--save-log'))
-    .option('--log-file <path>', 'append the run log to this file instead')
+    .option('--save-log [bool]', 'append one JSON line per run to onedump-binlog-sync.log in the binlog folder', pflagBool('--save-log'))
+    .option('--log-file <path>', 'append the run log to this file instead (its folder is created)')
     .option('--dsn <dsn>', 'server to ask (else DATABASE_DSN)');
-  addGlobalOptions(syncS3);
+  addGlobalOptions(syncS3, { goBooleans: true });
   syncS3.addHelpText(
     'after',
     examples(
@@ -308,16 +323,26 @@ export function register(program: Command): void {
       'onedump binlog sync-s3 --s3-bucket="your-bucket" --s3-prefix="binlogs" --save-log=true --log-file=/path/to/the/file.log',
     ),
   );
-  syncS3.action(
-    action(async (opts: BinlogSyncFlags & { s3Bucket: string; s3Prefix: string; dsn?: string }, cmd: Command) => {
-      const g = { ...globals(cmd), ...opts };
-      const log = loggerFor(g);
-      const prefix = opts.s3Prefix.replace(/^\/+|\/+$/g, '');
-      const url = `s3://${encodeURIComponent(opts.s3Bucket)}/${prefix ? `${prefix.split('/').map(encodeURIComponent).join('/')}/` : ''}`;
-      const t = storageFromUrl(url, { log });
-      return runBinlogSync(cmd, opts, g, log, t.storage, t.key);
-    }),
-  );
+  syncS3.action(action(async (opts: BinlogSyncFlags & { s3Bucket: string; s3Prefix: string }, cmd: Command) => runGoS3Sync(cmd, opts)));
+}
+
+/**
+ * The Go tool's S3 form. Its keys are `PREFIX + "/" + name`, uncleaned; ours clean the prefix ("binlogs/" and
+ * "binlogs" both give binlogs/NAME). A binlog the Go tool already shipped under its own key (binlogs//NAME) is found
+ * there and kept there, so switching binaries neither uploads it again nor leaves two copies.
+ */
+async function runGoS3Sync(cmd: Command, opts: BinlogSyncFlags & { s3Bucket?: string; s3Prefix?: string }): Promise<number> {
+  if (opts.s3Bucket === undefined || opts.s3Prefix === undefined) {
+    const missing = [opts.s3Bucket === undefined ? '--s3-bucket' : '', opts.s3Prefix === undefined ? '--s3-prefix' : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`binlog sync s3 needs ${missing} (the bucket and the key prefix for the binlog files).`);
+  }
+  if (!opts.s3Bucket.trim()) throw new UsageError('--s3-bucket is empty; give the bucket name.');
+  const g = { ...globals(cmd), ...opts };
+  const log = loggerFor(g);
+  const clean = opts.s3Prefix.replace(/^\/+|\/+$/g, '');
+  // The bucket's root, so that keys can be written exactly as the Go tool wrote them.
+  const t = storageFromUrl(`s3://${encodeURIComponent(opts.s3Bucket)}/`, { log });
+  return runBinlogSync(cmd, opts, g, log, t.storage, clean ? `${clean}/` : '', `${opts.s3Prefix}/`);
 }
 
 interface BinlogSyncFlags {
@@ -332,7 +357,7 @@ interface BinlogSyncFlags {
   job?: string;
 }
 
-async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptions, log: Logger, storage: Storage, prefix: string): Promise<number> {
+async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptions, log: Logger, storage: Storage, prefix: string, goPrefix?: string): Promise<number> {
   const progress = new TransferProgress(log, 'binlog sync:');
   try {
     const dsn = await resolveDsn(cmd, { dsn: opts.dsn, job: opts.job });
@@ -347,6 +372,7 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
       status,
       storage,
       prefix,
+      goPrefix,
       checksum: Boolean(opts.checksum),
       checksumFile: opts.checksumFile,
       saveLog: Boolean(opts.saveLog),

@@ -19,18 +19,31 @@ export interface GlobalOptions {
  * The flags every command accepts. The root program uses positional options (so `sync sftp -s` is not mistaken
  * for a root flag), so each subcommand declares the global flags again; optsWithGlobals() merges them.
  */
-export function addGlobalOptions(cmd: Command, opts: { config?: boolean } = {}): Command {
+export function addGlobalOptions(cmd: Command, opts: { config?: boolean; goBooleans?: boolean } = {}): Command {
   if (opts.config !== false) {
     cmd.option('-c, --config <file>', 'config file (YAML); also ONEDUMP_CONFIG; s3://bucket/key loads it from S3');
     cmd.addOption(new Option('-f, --file <file>', 'same as --config (the Go tool\'s flag)'));
   }
   cmd
     .addOption(new Option('--log-level <level>', 'log level (also ONEDUMP_LOG_LEVEL)').choices(LOG_LEVELS))
-    .addOption(new Option('--log-format <format>', 'log format (pretty on a TTY, json otherwise)').choices(['pretty', 'json']))
-    .option('-v, --verbose', 'same as --log-level debug')
-    .option('--dry-run', 'validate and print the plan; touch no database and no storage')
-    .option('--json', 'print a machine-readable result on stdout');
+    .addOption(new Option('--log-format <format>', 'log format (pretty on a TTY, json otherwise)').choices(['pretty', 'json']));
+  cmd.option('-v, --verbose', 'same as --log-level debug');
+  // Go-tool commands: a pflag boolean also takes a value (`--dry-run=true`).
+  if (opts.goBooleans) cmd.option('--dry-run [bool]', 'validate and print the plan; touch no database and no storage (also --dry-run=true)', pflagBool('--dry-run'));
+  else cmd.option('--dry-run', 'validate and print the plan; touch no database and no storage');
+  cmd.option('--json', 'print a machine-readable result on stdout');
   return cmd;
+}
+
+/** A Go (pflag) boolean flag's value: alone it is true; `=true/false/1/0/t/f` as strconv.ParseBool reads them. */
+export function pflagBool(name: string) {
+  return (v: string | boolean | undefined): boolean => {
+    if (v === undefined || v === true) return true;
+    const s = String(v);
+    if (['true', 'TRUE', 'True', '1', 't', 'T'].includes(s)) return true;
+    if (['false', 'FALSE', 'False', '0', 'f', 'F'].includes(s)) return false;
+    throw new UsageError(`${name} takes true or false (got "${v}").`);
+  };
 }
 
 export function globals(cmd: Command): GlobalOptions {

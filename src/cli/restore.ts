@@ -8,7 +8,7 @@ import { parseDsn, DsnError, describeDsn } from '../config/dsn.js';
 import { planRestore, restoreDump, type RestoreOptions } from '../dump/restore.js';
 import { UsageError } from '../util/errors.js';
 import { readDumpCoordinatesFrom, type DumpCoordinates } from '../binlog/dump-coords.js';
-import { replayBinlogs } from '../binlog/replay.js';
+import { prepareReplay, type PreparedReplay, type ReplayResult } from '../binlog/replay.js';
 import { fetchBinlogs } from '../binlog/fetch.js';
 import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--client <path>', 'client binary (default: mariadb or mysql; psql or pg_restore)')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1…) to decrypt an encrypted backup')
     .option('--binlogs <dir-or-url>', 'after loading the dump, replay the MySQL binlogs in this folder or storage URL from the dump\'s recorded position (point-in-time recovery)')
-    .option('--until <datetime>', 'with --binlogs: stop at this time ("2026-11-27 03:15:00" local time, or with Z / ±hh:mm)');
+    .option('--until <datetime>', 'with --binlogs: stop before the first event at or after this time: "YYYY-MM-DD HH:MM:SS" is local time (this process\'s TZ); "…Z" is UTC; "…+hh:mm" / "…-hh:mm" is that offset. A time after the dump but before the next change restores the dump alone');
   addGlobalOptions(cmd, { config: false });
   cmd.addHelpText(
     'after',
@@ -120,27 +120,52 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
       const p = await planRestore(opts);
       await p.close();
       const plan = p.plan;
-      const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until } : undefined;
+      // A local binlog folder is planned too (read only), so a stop time before the dump is refused here already.
+      let events: { events: number; stop: string | null; notes: string[] } | undefined;
+      if (coords && binlogDir && !isUrl(binlogDir)) {
+        const local = binlogDir.startsWith('file://') ? fileURLToPath(binlogDir) : resolve(binlogDir);
+        const pr = await prepareReplay({ dir: local, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dryRun: true, out: process.stdout, logger: log });
+        events = { events: pr.plan.events, stop: pr.plan.stop ? `${pr.plan.stop.file}:${pr.plan.stop.pos}` : null, notes: pr.plan.notes };
+      }
+      const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until, ...events } : undefined;
       if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, ...plan, replay }, null, 2) + '\n');
       else {
         process.stdout.write(
           `Plan (dry run: nothing is loaded):\n  from:   ${plan.source} (${plan.size !== undefined ? formatBytes(plan.size) : 'size unknown'}, ${plan.compressed ? 'gzip, ' : ''}${plan.format === 'pg-custom' ? 'pg_dump custom format' : 'SQL'})\n  into:   ${plan.target}\n  client: ${plan.client}\n`,
         );
-        if (replay) process.stdout.write(`  then:   replay binlogs in ${replay.binlogs} from ${replay.startFile}:${replay.startPos}${replay.until ? ` until ${replay.until}` : ''}\n`);
+        if (replay) {
+          const what = events ? (events.events ? ` (${events.events} events${events.stop ? `, stopping before ${events.stop}` : ''})` : ` (nothing to replay: ${events.notes.join(' ')})`) : '';
+          process.stdout.write(`  then:   replay binlogs in ${replay.binlogs} from ${replay.startFile}:${replay.startPos}${replay.until ? ` until ${replay.until}` : ''}${what}\n`);
+        }
       }
       return 0;
     }
+    // Plan the replay before loading anything: a stop time before the dump's snapshot, a corrupt binlog or a missing
+    // mysqlbinlog then fails with the target untouched.
+    let prepared: PreparedReplay | undefined;
+    if (coords && binlogDir) {
+      prepared = await prepareReplay({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+    }
     const r = await restoreDump({ ...opts, onProgress: (bytes, total) => progress.update('restore', bytes, total) });
     progress.stop();
-    let replayed: Awaited<ReturnType<typeof replayBinlogs>> | undefined;
-    if (coords && binlogDir) {
+    let replayed: ReplayResult | undefined;
+    if (prepared && coords) {
       log.info(`dump loaded; replaying binlogs from ${coords.file}:${coords.pos}${flags.until ? ` until ${flags.until}` : ''}`);
-      replayed = await replayBinlogs({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+      replayed = await prepared.apply();
     }
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...r, replay: replayed ? { runs: replayed.runs.length, from: coords } : undefined }, null, 2) + '\n');
-    else {
+    const p = replayed?.plan;
+    if (flags.json) {
+      const replay = replayed && p ? { runs: replayed.runs.length, from: coords, events: p.events, stop: p.stop ? `${p.stop.file}:${p.stop.pos}` : null, notes: p.notes } : undefined;
+      process.stdout.write(JSON.stringify({ ok: true, ...r, replay }, null, 2) + '\n');
+    } else {
       process.stdout.write(`Restored ${r.source} (${formatBytes(r.bytesRead)} read) into ${describeDsn({ ...dsn, database: r.database })} in ${formatDuration(r.durationMs)}.\n`);
-      if (replayed) process.stdout.write(`Replayed binlogs from ${coords!.file}:${coords!.pos}${flags.until ? ` until ${flags.until}` : ''} (${replayed.runs.length} mysqlbinlog run(s)).\n`);
+      if (replayed && p) {
+        process.stdout.write(
+          replayed.applied
+            ? `Replayed ${p.events} binlog events from ${coords!.file}:${coords!.pos}${flags.until ? ` until ${flags.until}` : ''} (${replayed.runs.length} mysqlbinlog run(s)).\n`
+            : `Nothing to replay from ${coords!.file}:${coords!.pos}: ${p.notes.join(' ')}\n`,
+        );
+      }
     }
     return 0;
   } finally {

@@ -124,10 +124,10 @@ describe('point-in-time recovery on MariaDB', () => {
     expect(state(dst)).toBe(states.get('s6'));
   });
 
-  it('the CLI (Go flags, DATABASE_DSN, local time in the process time zone) reproduces the state at T', () => {
+  it('the CLI (Go flags, DATABASE_DSN, the Go form of the time read as UTC whatever the process time zone) reproduces the state at T', () => {
     loadDump();
-    // B + 65 is 2027-01-15 13:31:05 in Asia/Kolkata (+05:30).
-    const r = cli(['binlog', 'restore', '--dir', binlogDir, '--dump-file', dumpGz, '--stop-datetime', '2027-01-15 13:31:05'], {
+    // B + 65 is 2027-01-15 08:01:05 UTC (13:31:05 in Asia/Kolkata, the process's zone here).
+    const r = cli(['binlog', 'restore', '--dir', binlogDir, '--dump-file', dumpGz, '--stop-datetime', '2027-01-15 08:01:05'], {
       DATABASE_DSN: dst.dsn(),
       TZ: 'Asia/Kolkata',
     });
@@ -162,24 +162,39 @@ describe('point-in-time recovery on MariaDB', () => {
     for (const [i, f] of files.entries()) for await (const e of readBinlog(f.path, { start: i === 0 ? coords.pos : 4 })) times.add(e.timestamp);
     const mysqlbinlog = requireBinary('mysqlbinlog');
     const run = (args: string[]) => execFileSync(mysqlbinlog, args, { env: { ...process.env, TZ: 'UTC' }, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    // What is replayed: every event position and statement.
+    const body = (s: string) => s.split('\n').filter((l) => /^(# at |SET TIMESTAMP|BINLOG|COMMIT|BEGIN|[A-Za-z0-9+/=]{20,}$)/.test(l)).join('\n');
     let compared = 0;
-    for (const T of [...times].flatMap((t) => [t - 1, t, t + 1])) {
+    let refused = 0;
+    let empty = 0;
+    // The dump's last change (B - 100) and the seconds around it, and around every event after the dump.
+    for (const T of [...times, B - 100].flatMap((t) => [t - 1, t, t + 1])) {
       let plan;
       try {
         plan = await planReplay({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: T });
       } catch (err) {
-        expect((err as Error).message).toMatch(/is not after the first event to replay/);
+        // The dump holds a change from T or later (its INSERT at B - 100): refused.
+        expect((err as Error).message).toMatch(/is before the starting point: it already holds a change from/);
+        expect(T).toBeLessThanOrEqual(B - 100);
+        refused++;
         continue;
       }
       const when = new Date(T * 1000).toISOString().slice(0, 19).replace('T', ' ');
       const theirs = run([`--start-position=${coords.pos}`, `--stop-datetime=${when}`, ...files.map((f) => f.path)]);
+      if (plan.files.length === 0) {
+        // Nothing to replay: mysqlbinlog prints only the first file's format description (at 4), no event from the start on.
+        expect(T).toBeGreaterThan(B - 100);
+        expect(body(theirs).match(/^# at \d+$/gm), `T=${when}`).toEqual(['# at 4']);
+        empty++;
+        continue;
+      }
       const runs = mysqlbinlogRuns(plan, 1000);
       const ours = runs.length ? run(runs[0] as string[]) : '';
-      // Compare what is replayed: every event position and statement.
-      const body = (s: string) => s.split('\n').filter((l) => /^(# at |SET TIMESTAMP|BINLOG|COMMIT|BEGIN|[A-Za-z0-9+/=]{20,}$)/.test(l)).join('\n');
       expect(body(ours), `T=${when}`).toBe(body(theirs));
       compared++;
     }
     expect(compared).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThanOrEqual(2);
+    expect(empty).toBeGreaterThanOrEqual(2);
   });
 });

@@ -43,10 +43,62 @@ describe('replay planner on the MySQL 8.4 fixtures', () => {
     expect(mysqlbinlogRuns(plan)).toEqual([[join(FIXTURES, 'mysql-bin.000002')]]);
   });
 
-  it('a stop time before every event to replay is a clear error', async () => {
-    await expect(planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 1638, stopDatetime: Z('2025-06-03 01:00:00') })).rejects.toThrow(
-      /^the stop time 2025-06-03 .* is not after the first event to replay \(mysql-bin\.000003 at 1638, .*\); the starting point is already past that time, so use an older dump\.$/,
+  it('a stop time after the starting point but before the next event: nothing to replay (the starting point is the state then)', async () => {
+    // init-db.sql.gz was taken at mysql-bin.000003:1638: its last change is the Query at 1551 (00:58:53), the next event
+    // is at 1638 (01:00:38). Every second in between, and 01:00:38 itself (exclusive), is the dump's own state.
+    for (const t of ['2025-06-03 00:58:54', '2025-06-03 01:00:00', '2025-06-03 01:00:37', '2025-06-03 01:00:38']) {
+      const plan = await planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 1638, stopDatetime: Z(t) });
+      expect(plan.files, t).toEqual([]);
+      expect(plan.events).toBe(0);
+      expect(mysqlbinlogRuns(plan)).toEqual([]);
+      expect(plan.stop).toMatchObject({ file: 'mysql-bin.000003', pos: 1638, reason: 'datetime' });
+      expect(plan.notes.join(' ')).toMatch(/^the stop time .* is before the first event after the starting point \(mysql-bin\.000003 at 1638, .*\) and after the last change before it \(.*\): the starting point is the state at that time, so there is nothing to replay\.$/);
+    }
+    // One second later the first event after the dump is replayed.
+    const next = await planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 1638, stopDatetime: Z('2025-06-03 01:00:39') });
+    expect(next.files.map((f) => [f.name, f.start, f.stop])).toEqual([['mysql-bin.000003', 1638, 1857]]);
+  });
+
+  it('a stop time at or before the last change the starting point holds is refused: the dump is newer than that', async () => {
+    for (const t of ['2025-06-03 00:58:53', '2025-06-03 00:30:00', '2025-06-03 00:00:00']) {
+      await expect(planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 1638, stopDatetime: Z(t) }), t).rejects.toThrow(
+        /^the stop time 2025-06-03 .* is before the starting point: it already holds a change from .* \(Query in mysql-bin\.000003 at 1551, before the start mysql-bin\.000003:1638\), so use an older dump\.$/,
+      );
+    }
+  });
+
+  it('starting at the top of a file, the binlog before it tells whether the start is past the stop time', async () => {
+    // mysql-bin.000003 was opened at 00:58:52; mysql-bin.000002's last change is its Xid at 00:58:49.
+    for (const startPos of [4, 0]) {
+      const plan = await planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos, stopDatetime: Z('2025-06-03 00:58:52') });
+      expect(plan.files).toEqual([]);
+      expect(plan.start.pos).toBe(4);
+      expect(plan.notes.join(' ')).toMatch(/nothing to replay/);
+    }
+    await expect(planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 4, stopDatetime: Z('2025-06-03 00:58:49') })).rejects.toThrow(
+      /^the stop time .* is before the starting point: it already holds a change from .* \(Xid in mysql-bin\.000002 at 2984527, before the start mysql-bin\.000003:4\), so use an older dump\.$/,
     );
+    // Without the binlog before, it cannot be told.
+    const alone = mkdtempSync(join(tmpdir(), 'onedump-binlogs-'));
+    symlinkSync(join(FIXTURES, 'mysql-bin.000003'), join(alone, 'mysql-bin.000003'));
+    await expect(planReplay({ dir: alone, startFile: 'mysql-bin.000003', stopDatetime: Z('2025-06-03 00:58:52') })).rejects.toThrow(
+      `the stop time 2025-06-03 00:58:52+00:00 is before mysql-bin.000003 began (2025-06-03 00:58:52+00:00) and the binlog before it is not in ${alone}, so whether the starting point mysql-bin.000003:4 is already past that time cannot be told; add that binlog, or use an older dump.`,
+    );
+    // A stop time after the file was opened needs nothing before it.
+    const later = await planReplay({ dir: alone, startFile: 'mysql-bin.000003', stopDatetime: Z('2025-06-03 00:58:53') });
+    expect(later.files.map((f) => [f.name, f.stop])).toEqual([['mysql-bin.000003', 158]]);
+  });
+
+  it('start position 0 is the start of the file (the Go tool\'s default); 1 to 3 are refused', async () => {
+    const zero = await planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 0 });
+    const four = await planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: 4 });
+    expect(zero).toEqual(four);
+    expect(mysqlbinlogRuns(zero)).toEqual([[join(FIXTURES, 'mysql-bin.000003')]]);
+    for (const p of [1, 2, 3]) {
+      await expect(planReplay({ dir: FIXTURES, startFile: 'mysql-bin.000003', startPos: p })).rejects.toThrow(
+        `the start position must be 0 (the start of the file) or a whole number of at least 4 (got ${p}).`,
+      );
+    }
   });
 
   it('a stop time after the last event replays everything and says so', async () => {
@@ -133,6 +185,16 @@ describe('stop datetime parsing', () => {
     expect(parseStopDatetime('2026-11-28 14:05:00')).toBe(Date.UTC(2026, 10, 28, 8, 35, 0) / 1000);
     process.env.TZ = 'America/New_York';
     expect(parseStopDatetime('2026-07-01 12:00:00')).toBe(Date.UTC(2026, 6, 1, 16, 0, 0) / 1000);
+  });
+
+  it('with { bare: "utc" } (binlog restore, as the Go tool) a time without offset is UTC in any process time zone', () => {
+    for (const zone of ['Australia/Sydney', 'America/New_York', 'UTC', 'Asia/Kolkata']) {
+      process.env.TZ = zone;
+      expect(parseStopDatetime('2025-06-03 01:00:43', { bare: 'utc' }), zone).toBe(Date.UTC(2025, 5, 3, 1, 0, 43) / 1000);
+      expect(parseStopDatetime('2025-06-03 11:00:43+10:00', { bare: 'utc' }), zone).toBe(Date.UTC(2025, 5, 3, 1, 0, 43) / 1000);
+      expect(() => parseStopDatetime('2025-02-29 01:00:00', { bare: 'utc' })).toThrow('"2025-02-29 01:00:00" is not a valid date.');
+    }
+    expect(() => parseStopDatetime('now', { bare: 'utc' })).toThrow(/use YYYY-MM-DD HH:MM:SS \(UTC\)/);
   });
 
   it('honours Z and ±hh:mm, and rejects nonsense', () => {
