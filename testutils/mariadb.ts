@@ -170,3 +170,24 @@ function spawnServer(mariadbd: string, args: string[]): ServerProcess {
     },
   };
 }
+
+/**
+ * MariaDB appends a Binlog_checkpoint event to the new binlog in the background after FLUSH BINARY LOGS (once the
+ * previous file's transactions are durable): waits until SHOW BINARY LOGS stops changing, so that a test reads back
+ * what a sync just sent.
+ */
+export async function settleBinlogs(connect: () => Promise<mysql.Connection>): Promise<void> {
+  const c = await connect();
+  try {
+    let last = '';
+    for (let i = 0; i < 50; i++) {
+      const [rows] = await c.query('SHOW BINARY LOGS');
+      const now = JSON.stringify(rows);
+      if (now === last) return;
+      last = now;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    await c.end();
+  }
+}

@@ -76,6 +76,36 @@ export class DaemonMetrics {
     help: 'Notifications that could not be delivered after retries.',
     registers: [this.registry],
   });
+  readonly verifyLastSuccess = new Gauge({
+    name: 'onedump_verify_last_success_timestamp_seconds',
+    help: 'Unix time a restore drill of the job last verified its backup.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly verifyDuration = new Gauge({
+    name: 'onedump_verify_duration_seconds',
+    help: 'Duration of the last restore drill of the job (the restore itself is onedump_verify_restore_seconds).',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly verifyRestore = new Gauge({
+    name: 'onedump_verify_restore_seconds',
+    help: 'Time the last restore drill took to load the backup: the measured restore time (RTO).',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly verifyFailures = new Counter({
+    name: 'onedump_verify_failures_total',
+    help: 'Restore drills that failed (a difference, or a restore that did not complete).',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly verifyRuns = new Counter({
+    name: 'onedump_verify_runs_total',
+    help: 'Restore drills finished.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
   readonly reloads = new Counter({
     name: 'onedump_config_reloads_total',
     help: 'Config reloads (SIGHUP) by result.',
@@ -106,6 +136,14 @@ export class DaemonMetrics {
     } else {
       this.failures.inc({ job });
     }
+  }
+
+  recordVerify(job: string, r: { ok: boolean; durationMs: number; restoreMs?: number }, at = Date.now()): void {
+    this.verifyRuns.inc({ job });
+    this.verifyDuration.set({ job }, r.durationMs / 1000);
+    if (r.restoreMs !== undefined) this.verifyRestore.set({ job }, r.restoreMs / 1000);
+    if (r.ok) this.verifyLastSuccess.set({ job }, at / 1000);
+    else this.verifyFailures.inc({ job });
   }
 
   text(): Promise<string> {

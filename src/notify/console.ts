@@ -28,6 +28,12 @@ export class ConsoleNotifier implements Notifier {
         this.log.error({ job: r.job, destinations: r.destinations }, `job "${r.job}" failed: ${r.error}`);
         break;
       }
+      case 'verify': {
+        const r = event.result;
+        if (r.ok) this.log.info({ job: event.job, backup: r.backup, restoreMs: r.restoreMs }, `job "${event.job}": restore drill of ${r.backup} verified in ${formatDuration(r.durationMs)}`);
+        else this.log.error({ job: event.job, backup: r.backup, differences: r.differences }, `job "${event.job}": restore drill of ${r.backup} FAILED: ${r.differences.join('; ')}`);
+        break;
+      }
       case 'summary':
         break;
     }

@@ -35,6 +35,8 @@ export function wantsEvent(event: JobEvent, s: EventSwitches): boolean {
       return on.onsuccess;
     case 'failure':
       return on.onfailure;
+    case 'verify':
+      return event.result.ok ? on.onsuccess : on.onfailure;
     case 'summary': {
       if (event.results.length < 2) return false;
       const failed = event.results.some((r) => !r.ok);

@@ -112,6 +112,25 @@ export function slackMessage(event: JobEvent): SlackMessage | undefined {
         ],
       };
     }
+    case 'verify': {
+      const r = event.result;
+      const head = r.ok ? `✅ Restore drill of "${event.job}" verified` : `❌ Restore drill of "${event.job}" FAILED`;
+      return {
+        text: r.ok ? `Restore drill of job "${event.job}" verified ${r.backup}` : `Restore drill of job "${event.job}" FAILED: ${r.differences.join('; ')}`,
+        blocks: [
+          { type: 'header', text: { type: 'plain_text', text: clip(head, 150) } },
+          {
+            type: 'section',
+            fields: [
+              { type: 'mrkdwn', text: `*Backup*\n${esc(r.backup)}` },
+              { type: 'mrkdwn', text: `*Restore time*\n${r.restoreMs !== undefined ? formatDuration(r.restoreMs) : '-'}` },
+            ],
+          },
+          ...(r.ok ? [] : [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `*Differences*\n${code(clip(r.differences.join('\n'), 2800))}` } }]),
+          context(`onedump · drill took ${formatDuration(r.durationMs)} · ${event.at}`),
+        ],
+      };
+    }
     case 'progress':
       return undefined;
   }

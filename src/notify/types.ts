@@ -20,12 +20,25 @@ export interface JobResult {
   finishedAt: string;
 }
 
+/** A restore drill's outcome (`onedump verify`, or the daemon's `verify.schedule`), as notifiers receive it. */
+export interface VerifyEventResult {
+  ok: boolean;
+  /** Where the backup is (no credentials). */
+  backup: string;
+  durationMs: number;
+  /** The time the restore itself took (the measured RTO). */
+  restoreMs?: number;
+  target?: string;
+  differences: string[];
+}
+
 export type JobEvent =
   | { type: 'start'; job: string; at: string }
   | { type: 'progress'; job: string; bytes: number; rate: number; at: string }
   | { type: 'success'; job: string; result: JobResult; at: string }
   | { type: 'failure'; job: string; result: JobResult; at: string }
-  | { type: 'summary'; results: JobResult[]; at: string };
+  | { type: 'summary'; results: JobResult[]; at: string }
+  | { type: 'verify'; job: string; result: VerifyEventResult; at: string };
 
 export interface Notifier {
   readonly kind: string;

@@ -8,7 +8,7 @@ import { storageFromUrl } from '../../src/storage/registry.js';
 import { syncBinlogs } from '../../src/binlog/sync.js';
 import { queryBinlogStatus } from '../../src/binlog/status.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { startMariaDB, type MariaDBInstance } from '../../testutils/mariadb.js';
+import { startMariaDB, type MariaDBInstance, settleBinlogs } from '../../testutils/mariadb.js';
 import { startS3, type S3Server } from '../../testutils/s3.js';
 import { runCli } from '../../testutils/cli.js';
 
@@ -36,6 +36,7 @@ async function write(n: number): Promise<void> {
     await c.query('FLUSH BINARY LOGS');
   }
   await c.end();
+  await settleBinlogs(() => db.connect());
 }
 
 /** Every object of the bucket: key → sha256 of its body. */

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { startMariaDB, type MariaDBInstance } from '../../testutils/mariadb.js';
+import { startMariaDB, type MariaDBInstance, settleBinlogs } from '../../testutils/mariadb.js';
 import { startS3, type S3Server } from '../../testutils/s3.js';
 import { startSshd, type SshdInstance } from '../../testutils/sshd.js';
 import { runCli } from '../../testutils/cli.js';
@@ -23,6 +23,7 @@ beforeAll(async () => {
   await c.query('FLUSH BINARY LOGS');
   await c.query("INSERT INTO shop.t VALUES (2, REPEAT('b', 5000))");
   await c.end();
+  await settleBinlogs(() => db.connect());
 }, 180_000);
 afterAll(async () => {
   await Promise.allSettled([db?.stop(), s3?.stop(), sshd?.stop()]);
@@ -41,6 +42,7 @@ async function grow(): Promise<void> {
   await c.query(`INSERT INTO shop.t VALUES (${Date.now() % 1_000_000_000}, REPEAT('c', 3000))`);
   await c.query('FLUSH BINARY LOGS');
   await c.end();
+  await settleBinlogs(() => db.connect());
 }
 
 interface Target {
