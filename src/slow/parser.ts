@@ -16,17 +16,25 @@ type State = 'outside' | 'header' | 'query' | 'startup';
  * Line-at-a-time state machine for MySQL 5.x/8.x and MariaDB slow logs.
  *
  * An entry is a block of `# …` header lines, then `use db;` / `SET timestamp=…;` lines, then the
- * statement (any number of lines). A new entry starts at `# Time:` or `# User@Host:`, and also at
- * any other `# Key: value` header line seen after statement text: pt-query-digest only splits
- * entries at `;\n#`, so a statement cut short by a crash, or a blank line between entries, glues two
- * entries together there; here it does not. Server start-up banners (`…mysqld, Version: … started
- * with:` and MariaDB's `…mariadbd, Version: …`) end the current entry and are dropped.
+ * statement (any number of lines). The statement is logged as the client sent it: string literals
+ * can hold raw bytes of any value (MariaDB writes prepared-statement parameters unescaped under
+ * NO_BACKSLASH_ESCAPES, and text protocol clients may send raw control bytes), so a statement line
+ * can start with `#` and even look like a header line. After statement text, `#` lines that look
+ * like a header are therefore held back until it is clear what they are: they start a new entry
+ * only once a `# Query_time:` line follows them (every entry has one); a statement line that comes
+ * first makes them statement text. A new entry starts there even when the statement before it did
+ * not end with `;` (cut short by a crash); pt-query-digest only splits entries at `;\n#`, so a
+ * truncated statement, or a blank line between entries, glues two entries together there; here it
+ * does not. Server start-up banners (`…mysqld, Version: … started with:` and MariaDB's
+ * `…mariadbd, Version: …`) end the current entry and are dropped.
  */
 export class SlowLogParser {
   private state: State = 'outside';
   private entry: SlowEntry | undefined;
   private hasMetrics = false;
   private queryLines: string[] = [];
+  /** `#` lines after statement text that may be the header of the next entry (see the class comment). */
+  private pending: string[] = [];
   private metaSetLines: string[] = [];
   /** `# Time:` in the old `YYMMDD HH:MM:SS` form names no zone; `SET timestamp=` (epoch seconds) is then preferred. */
   private zonelessTime = false;
@@ -72,6 +80,7 @@ export class SlowLogParser {
       this.state = 'outside';
     }
     if (isStartupBanner(line)) {
+      if (this.pending.length > 0) this.resolvePending(false);
       this.finish();
       // A restarted server starts with no default database: it writes `use` again when one is set.
       this.lastDb = '';
@@ -80,6 +89,7 @@ export class SlowLogParser {
     }
     switch (this.state) {
       case 'query':
+        if (this.pending.length > 0) this.pendingAsText();
         this.queryLines.push(line);
         return;
       case 'header':
@@ -95,10 +105,15 @@ export class SlowLogParser {
 
   /** Call once at end of input. */
   end(): void {
+    if (this.pending.length > 0) this.resolvePending(false);
     this.finish();
   }
 
   private headerLine(line: string): void {
+    if (this.state === 'query') {
+      this.queryHashLine(line);
+      return;
+    }
     if (line.startsWith('# Time:')) {
       if (this.state !== 'header' || this.entry!.time !== '' || this.entry!.user !== '' || this.hasMetrics) {
         this.finish();
@@ -129,17 +144,6 @@ export class SlowLogParser {
       }
       return;
     }
-    if (this.state === 'query') {
-      // A `# Key: value` header line after statement text means the previous entry was cut short.
-      if (ATTRIBUTE_LINE.test(line) && !line.startsWith('# administrator command:')) {
-        this.finish();
-        this.begin();
-        this.headerLine(line);
-        return;
-      }
-      this.queryLines.push(line);
-      return;
-    }
     if (this.state === 'startup') this.state = 'outside';
     if (ATTRIBUTE_LINE.test(line)) {
       // A header without Time/User@Host lines (a log that starts mid-entry): take what is there.
@@ -149,6 +153,64 @@ export class SlowLogParser {
       this.strayLines = true;
       this.sink.skipped();
     }
+  }
+
+  /** A line starting with `#` after statement text: statement text, or the header of the next entry. */
+  private queryHashLine(line: string): void {
+    if (this.pending.length === 0 && !startsHeader(line)) {
+      this.queryLines.push(line);
+      return;
+    }
+    if (line.startsWith('# Query_time:')) {
+      this.resolvePending(true);
+      this.headerLine(line);
+      return;
+    }
+    this.pending.push(line);
+  }
+
+  /** The held-back `#` lines were statement text. */
+  private pendingAsText(): void {
+    for (const held of this.pending) this.queryLines.push(held);
+    this.pending = [];
+  }
+
+  /**
+   * Ends the current entry where the held-back lines start the next one's header: at the first
+   * `# Time:` or `# User@Host:` line after the last held line that ends with `;` (the server ends
+   * every statement with `;`, no header line does), else (only when a `# Query_time:` line follows,
+   * `sure`) at the first other `# Key: value` line there. Lines before that point are statement text.
+   * Without such a line (`sure` false: a banner or the end of the input follows) all are text.
+   */
+  private resolvePending(sure: boolean): void {
+    const held = this.pending;
+    this.pending = [];
+    let from = 0;
+    for (let i = held.length - 1; i >= 0; i--) {
+      if (held[i]!.charCodeAt(held[i]!.length - 1) === 0x3b /* ; */) {
+        from = i + 1;
+        break;
+      }
+    }
+    let start = -1;
+    let attribute = -1;
+    for (let i = from; i < held.length; i++) {
+      const l = held[i]!;
+      if (l.startsWith('# Time:') || l.startsWith('# User@Host:')) {
+        start = i;
+        break;
+      }
+      if (attribute < 0 && startsHeader(l)) attribute = i;
+    }
+    if (start < 0 && sure) start = attribute < 0 ? held.length : attribute;
+    if (start < 0) {
+      for (const l of held) this.queryLines.push(l);
+      return;
+    }
+    for (let i = 0; i < start; i++) this.queryLines.push(held[i]!);
+    this.finish();
+    this.begin();
+    for (let i = start; i < held.length; i++) this.headerLine(held[i]!);
   }
 
   private headerStatementLine(line: string): void {
@@ -304,6 +366,11 @@ function detach(text: string): string {
 }
 
 const ATTRIBUTE_LINE = /^# +[A-Z][A-Za-z_]+: \S/;
+
+/** A line that can start an entry's header: `# Time:`, `# User@Host:` or another `# Key: value` line. */
+function startsHeader(line: string): boolean {
+  return line.startsWith('# Time:') || line.startsWith('# User@Host:') || (ATTRIBUTE_LINE.test(line) && !line.startsWith('# administrator command:'));
+}
 const STARTUP_CONTINUATION = /^(?:T[cC][pP] [pP]ort:|Time\s+Id\s+Command)/;
 const USE_LINE = /^use\s+([^;\s]+)\s*;?\s*$/i;
 const META_SET_LINE = /^SET\s+(?:(?:last_insert_id|insert_id|timestamp)\s*=\s*[\d.]+\s*,?\s*)+;?\s*$/i;
