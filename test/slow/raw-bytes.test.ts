@@ -49,7 +49,11 @@ const PIECES: ((r: () => number) => Buffer)[] = [
         '\r\n\r\n',
         '\n\n\n',
         '\r',
-      ][Math.floor(r() * 13)]!,
+        '\n# Time: 250101 10:00:00\n# Time: 250101 10:00:01\n',
+        '\n# User@Host: a[a] @ h []\n# User@Host: b[b] @ h []\n# Thread_id: 5  Schema: y  QC_hit: No\n',
+        '\n# Time: 250101 10:00:00\n# administrator command: Quit\n',
+        '\n# Thread_id: 6  Schema: z  QC_hit: No\n#\n',
+      ][Math.floor(r() * 17)]!,
     ),
   (r) => Buffer.from(`'' ${'abc#;: '.repeat(1 + Math.floor(r() * 5))}`),
   // Every byte but the quote and the backslash, in order.
@@ -129,6 +133,8 @@ describe.each(['mysql', 'mariadb'] as const)('raw bytes in %s statement literals
       byShape[NAMES.indexOf(m![1]!)]! += g.count;
     }
     expect(byShape).toEqual(counts);
+    // A `Schema:` lookalike inside a literal is not the database of any entry.
+    for (const g of report.results) expect(g.databases).toEqual(format === 'mysql' ? [] : ['shop']);
   });
 
   it('gives the same report on threads (parts cut anywhere) and for the gzip copy', async () => {
