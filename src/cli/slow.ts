@@ -1,5 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { analyzeSlowLogs, errorReport, parseTimeBound, renderTable, SlowLogError, SORT_KEYS, type SortKey } from '../slow/index.js';
+import {
+  analyzeSlowLogs,
+  errorReport,
+  listInputFiles,
+  parseTimeBound,
+  renderTable,
+  SlowLogError,
+  SORT_KEYS,
+  type SortKey,
+} from '../slow/index.js';
 
 interface SlowFlags {
   file?: string;
@@ -19,6 +28,8 @@ interface SlowFlags {
 }
 
 const DATABASES = ['mysql', 'mariadb'];
+/** Accepted by the Go tool's flag check, which then fails the run with `{"ok":false}` (see the action). */
+const GO_ONLY_DATABASE = 'postgresql';
 
 export function register(program: Command): void {
   const slow = program.command('slow');
@@ -40,7 +51,7 @@ export function register(program: Command): void {
     .option('-l, --limit <n>', 'list at most n groups (0 = all)', parseCount, 0)
     .option('-m, --mask [bool]', 'replace literal numbers and strings in the sample query with ?', parseBool, true)
     .option('--no-mask', 'show sample queries as logged')
-    .addOption(new Option('-d, --database <engine>', 'log format').choices(DATABASES).default('mysql'))
+    .addOption(new Option('-d, --database <engine>', 'log format: mysql or mariadb').argParser(parseDatabase).default('mysql'))
     .addOption(new Option('--sort <key>', 'rank groups by query time').choices([...SORT_KEYS]).default('max'))
     .addOption(new Option('--format <format>', 'output format (default: table on a terminal, JSON otherwise)').choices(['json', 'table']))
     .option('--since <time>', 'only entries at or after: ISO date/time (UTC) or a duration ago (90m, 6h, 2d)', parseTime)
@@ -61,13 +72,31 @@ Examples:
     )
     .action(async (path: string | undefined, _flags: SlowFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SlowFlags>();
-      const useJson = flags.json === true || flags.format === 'json' || (flags.format === undefined && !process.stdout.isTTY);
+      // The Go tool's form (`slow -f PATH`) behaves as the Go tool where scripts notice: JSON
+      // unless --format table, a folder's results per file, and a failed run printed as
+      // {"ok":false,...} with exit 0 (docs/compatibility.md).
+      const goForm = flags.file !== undefined && path === undefined;
+      const useJson = flags.json === true || flags.format === 'json' || (flags.format === undefined && (goForm || !process.stdout.isTTY));
+      const failedRun = (message: string) => (goForm && useJson ? fail(true, 0, message) : fail(useJson, 1, message));
       const target = path ?? flags.file;
       if (path !== undefined && flags.file !== undefined && path !== flags.file) {
         return fail(useJson, 2, 'Give the slow log either as the argument or with -f/--file, not both.');
       }
       if (target === undefined) {
         return fail(useJson, 2, 'Name a slow log or a folder: onedump slow PATH (or -f PATH).');
+      }
+      if (flags.database === GO_ONLY_DATABASE) {
+        if (!goForm) {
+          return fail(useJson, 2, 'onedump slow reads MySQL and MariaDB slow logs only: use -d mysql or -d mariadb.');
+        }
+        // The Go tool accepts the flag, then fails the run with this error once the path exists.
+        try {
+          await listInputFiles(target, flags.pattern, true);
+        } catch (err) {
+          if (err instanceof SlowLogError) return failedRun(err.message);
+          throw err;
+        }
+        return failedRun(`unsupported database type: ${GO_ONLY_DATABASE}`);
       }
       try {
         const report = await analyzeSlowLogs(target, {
@@ -77,14 +106,22 @@ Examples:
           sort: flags.sort,
           filter: { since: flags.since, until: flags.until, user: flags.user, db: flags.db, host: flags.host },
           threads: flags.threads === 0 ? 1 : flags.threads,
+          perFile: goForm,
+          goTool: goForm,
         });
         process.stdout.write(useJson ? `${JSON.stringify(report)}\n` : renderTable(report, process.stdout.columns));
         process.exitCode = 0;
       } catch (err) {
-        if (err instanceof SlowLogError) return fail(useJson, 1, err.message);
+        if (err instanceof SlowLogError) return failedRun(err.message);
         throw err;
       }
     });
+}
+
+function parseDatabase(value: string): string {
+  const v = value.replace(/^=/, '').toLowerCase();
+  if (DATABASES.includes(v) || v === GO_ONLY_DATABASE) return v;
+  throw new InvalidArgumentError(`expected mysql or mariadb.`);
 }
 
 function fail(useJson: boolean, code: number, message: string): void {

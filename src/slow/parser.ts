@@ -456,7 +456,10 @@ function parseUserHost(line: string): Account {
   const go = GO_USER_HOST.exec(line);
   const account = ACCOUNT.exec(line);
   const user = go ? go[1]! : account ? account[1]!.trim() : '';
-  const hostIp = go ? go[2]! : '';
+  // The Go tool's host_ip: what follows ` @ ` up to the first `]`, trimmed (`localhost []`,
+  // `[10.0.0.1]`, `web1 [10.0.0.1]`); the older, looser form when the line does not have that shape.
+  const goHost = GO_HOST_IP.exec(line);
+  const hostIp = goHost ? goHost[1]!.trim() : go ? go[2]! : '';
   const at = HOST_AND_IP.exec(line);
   return {
     user: detach(user),
@@ -491,6 +494,7 @@ const USE_LINE = /^use\s+([^;\s]+)\s*;?\s*$/i;
 const META_SET_LINE = /^SET\s+(?:(?:last_insert_id|insert_id|timestamp)\s*=\s*[\d.]+\s*,?\s*)+;?\s*$/i;
 const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
 const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
+const GO_HOST_IP = /^# User@Host: \S+\[\S+\] @ ([\w.-]*\s*\[.*?\])/i;
 const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
 const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
 const SCHEMA = /\bSchema: (\S*)/;

@@ -201,7 +201,7 @@ async function isEntryStart(handle: Handle, at: number, size: number): Promise<b
   if (last !== 0x3b) return false;
   const head = Buffer.alloc(Math.min(HEADER_WINDOW, size - at));
   const { bytesRead } = await handle.read(head, 0, head.length, at);
-  for (let line = 0; line < bytesRead; ) {
+  for (let line = 0; line < bytesRead;) {
     if (head[line] !== 0x23 /* # */) return false;
     if (head.subarray(line, line + QUERY_TIME.length).equals(QUERY_TIME)) return true;
     const nl = head.indexOf(0x0a, line);

@@ -128,7 +128,9 @@ export async function runRawBytesWorkload(seed = 15): Promise<RawWorkload> {
     counts = splitExpected;
     const split = await connect();
     for (let i = 0; i < 8; i++) {
-      const tail = ['a;\n# Time: 2025-01-01T00:00:00.000000Z\nb', 'a;\n# Foo: bar;\nb', 'a;\n# User@Host: x[x] @ h []\nb', 'a;\n#\n'][i % 4];
+      const tail = ['a;\n# Time: 2025-01-01T00:00:00.000000Z\nb', 'a;\n# Foo: bar;\nb', 'a;\n# User@Host: x[x] @ h []\nb', 'a;\n#\n'][
+        i % 4
+      ];
       await split.query(`SELECT '${tail}' AS tail`);
       ran('select ? as tail');
     }

@@ -20,7 +20,11 @@ describe('a real MariaDB slow log with raw bytes inside statements', () => {
   beforeAll(async () => {
     workload = await runRawBytesWorkload();
     bytes = readFileSync(workload.log);
-    [all, mine, pt] = await Promise.all([analyze(workload.log), analyze(workload.log, { filter: { user: RAW_USER } }), ptQueryDigest(workload.log)]);
+    [all, mine, pt] = await Promise.all([
+      analyze(workload.log),
+      analyze(workload.log, { filter: { user: RAW_USER } }),
+      ptQueryDigest(workload.log),
+    ]);
   }, 180_000);
   afterAll(() => workload?.cleanup());
 
@@ -63,7 +67,11 @@ describe('a real MariaDB slow log with raw bytes inside statements', () => {
     for (const g of all.results) {
       const defect = defects.get(g.fingerprint);
       if (defect === undefined) expect(ptById.get(g.fingerprint_id)?.count, g.fingerprint).toBe(g.count);
-      else expect(pt.filter((c) => defect.test(c.fingerprint)).reduce((n, c) => n + c.count, 0), g.fingerprint).toBe(g.count);
+      else
+        expect(
+          pt.filter((c) => defect.test(c.fingerprint)).reduce((n, c) => n + c.count, 0),
+          g.fingerprint,
+        ).toBe(g.count);
     }
     expect(pt.filter((c) => defects.get('select id, s from b where v = ?')!.test(c.fingerprint)).length).toBeGreaterThan(1);
     expect(ptById.has(all.results.find((g) => g.fingerprint === 'select length(?) as big')!.fingerprint_id)).toBe(false);
