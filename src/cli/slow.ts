@@ -46,7 +46,10 @@ export function register(program: Command): void {
   slow
     .description('Analyse MySQL/MariaDB slow-query logs: group statements by fingerprint and rank them')
     .argument('[path]', 'slow log (plain or gzip) or a folder of them')
-    .option('-f, --file <path>', 'same as [path] (the Go tool form)')
+    .option(
+      '-f, --file <path>',
+      "as [path], with the Go tool's output: JSON, a folder's results per file, a failed run ok:false and exit 0",
+    )
     .option('-p, --pattern <glob>', 'in a folder, read only files whose names match, e.g. "*slow.log*"')
     .option('-l, --limit <n>', 'list at most n groups (0 = all)', parseCount, 0)
     .option('-m, --mask [bool]', 'replace literal numbers and strings in the sample query with ?', parseBool, true)
@@ -66,6 +69,7 @@ export function register(program: Command): void {
 Examples:
   $ onedump slow /var/log/mysql/slow.log                 top statements, table on a terminal
   $ onedump slow -f /var/log/mysql/slow.log.gz -l 10     the Go tool form; gzip is detected
+  $ onedump slow -f /var/log/mysql -p "*slow.log"        the Go tool form: each file's results, in one list
   $ onedump slow /var/log/mysql -p "*slow*" --sort total --format json
   $ onedump slow slow.log --since 2h --db shop --user app
   $ onedump slow slow.log -m false                       keep literal values in sample queries`,
