@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SlowReport } from '../../src/slow/index.js';
@@ -94,6 +94,13 @@ describe('onedump slow in the Go tool form (-f)', () => {
     expect(ours.results.length).toBe(new Set(goForm.results.map((r) => r.fingerprint_id)).size);
     expect(ours.results.length).toBeLessThan(goForm.results.length);
     expect(ours.entries).toBe(goForm.entries);
+    // Worker threads and parts of files give the same per-file lists.
+    const dir = tempDir();
+    for (const n of files) copyFileSync(join(SHORT, n), join(dir, n));
+    writeLog(dir, 'big.log', readFileSync(SHORT_LOG, 'utf8').repeat(400));
+    const one = await analyze(dir, { perFile: true, goTool: true });
+    expect(one.files).toBe(files.length + 1);
+    expect(await analyze(dir, { perFile: true, goTool: true, threads: 2, partBytes: 20_000 })).toEqual(one);
     // -l cuts the per-file list after sorting.
     expect((await json(['-f', SHORT, '-l', '2'])).doc.results.map((r) => r.query_time)).toEqual([12.890323, 9.123456]);
   });
