@@ -24,10 +24,10 @@ type State = 'outside' | 'header' | 'query' | 'startup';
  * only once a `# Query_time:` line follows them (every entry has one); a statement line that comes
  * first makes them statement text. In the usual case (a `# Time:` or `# User@Host:` line) they are
  * read at once as the next entry's header while the current entry is set aside, and that reading
- * is undone if they turn out to be text: holding every header line back cost ~15 % of the parse. A new entry starts there even when the statement before it did
- * not end with `;` (cut short by a crash); pt-query-digest only splits entries at `;\n#`, so a
- * truncated statement, or a blank line between entries, glues two entries together there; here it
- * does not. Server start-up banners (`…mysqld, Version: … started with:` and MariaDB's
+ * is undone if they turn out to be text: holding every header line back cost ~15 % of the parse.
+ * A new entry starts there even when the statement before it did not end with `;` (cut short by a
+ * crash); pt-query-digest only splits entries at `;\n#`, so a truncated statement, or a blank line
+ * between entries, glues two entries together there; here it does not. Server start-up banners (`…mysqld, Version: … started with:` and MariaDB's
  * `…mariadbd, Version: …`) end the current entry and are dropped.
  */
 export class SlowLogParser {
