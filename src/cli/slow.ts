@@ -1,5 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { analyzeSlowLogs, errorReport, parseTimeBound, renderTable, SlowLogError, SORT_KEYS, type SortKey } from '../slow/index.js';
+import {
+  analyzeSlowLogs,
+  errorReport,
+  listInputFiles,
+  parseTimeBound,
+  renderTable,
+  SlowLogError,
+  SORT_KEYS,
+  type SortKey,
+} from '../slow/index.js';
 
 interface SlowFlags {
   file?: string;
@@ -19,6 +28,8 @@ interface SlowFlags {
 }
 
 const DATABASES = ['mysql', 'mariadb'];
+/** Accepted by the Go tool's flag check, which then fails the run with `{"ok":false}` (see the action). */
+const GO_ONLY_DATABASE = 'postgresql';
 
 export function register(program: Command): void {
   const slow = program.command('slow');
@@ -35,12 +46,15 @@ export function register(program: Command): void {
   slow
     .description('Analyse MySQL/MariaDB slow-query logs: group statements by fingerprint and rank them')
     .argument('[path]', 'slow log (plain or gzip) or a folder of them')
-    .option('-f, --file <path>', 'same as [path] (the Go tool form)')
+    .option(
+      '-f, --file <path>',
+      "as [path], with the Go tool's output: JSON, a folder's results per file, a failed run ok:false and exit 0",
+    )
     .option('-p, --pattern <glob>', 'in a folder, read only files whose names match, e.g. "*slow.log*"')
     .option('-l, --limit <n>', 'list at most n groups (0 = all)', parseCount, 0)
     .option('-m, --mask [bool]', 'replace literal numbers and strings in the sample query with ?', parseBool, true)
     .option('--no-mask', 'show sample queries as logged')
-    .addOption(new Option('-d, --database <engine>', 'log format').choices(DATABASES).default('mysql'))
+    .addOption(new Option('-d, --database <engine>', 'log format: mysql or mariadb').argParser(parseDatabase).default('mysql'))
     .addOption(new Option('--sort <key>', 'rank groups by query time').choices([...SORT_KEYS]).default('max'))
     .addOption(new Option('--format <format>', 'output format (default: table on a terminal, JSON otherwise)').choices(['json', 'table']))
     .option('--since <time>', 'only entries at or after: ISO date/time (UTC) or a duration ago (90m, 6h, 2d)', parseTime)
@@ -55,19 +69,38 @@ export function register(program: Command): void {
 Examples:
   $ onedump slow /var/log/mysql/slow.log                 top statements, table on a terminal
   $ onedump slow -f /var/log/mysql/slow.log.gz -l 10     the Go tool form; gzip is detected
+  $ onedump slow -f /var/log/mysql -p "*slow.log"        the Go tool form: each file's results, in one list
   $ onedump slow /var/log/mysql -p "*slow*" --sort total --format json
   $ onedump slow slow.log --since 2h --db shop --user app
   $ onedump slow slow.log -m false                       keep literal values in sample queries`,
     )
     .action(async (path: string | undefined, _flags: SlowFlags, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SlowFlags>();
-      const useJson = flags.json === true || flags.format === 'json' || (flags.format === undefined && !process.stdout.isTTY);
+      // The Go tool's form (`slow -f PATH`) behaves as the Go tool where scripts notice: JSON
+      // unless --format table, a folder's results per file, and a failed run printed as
+      // {"ok":false,...} with exit 0 (docs/compatibility.md).
+      const goForm = flags.file !== undefined && path === undefined;
+      const useJson = flags.json === true || flags.format === 'json' || (flags.format === undefined && (goForm || !process.stdout.isTTY));
+      const failedRun = (message: string) => (goForm && useJson ? fail(true, 0, message) : fail(useJson, 1, message));
       const target = path ?? flags.file;
       if (path !== undefined && flags.file !== undefined && path !== flags.file) {
         return fail(useJson, 2, 'Give the slow log either as the argument or with -f/--file, not both.');
       }
       if (target === undefined) {
         return fail(useJson, 2, 'Name a slow log or a folder: onedump slow PATH (or -f PATH).');
+      }
+      if (flags.database === GO_ONLY_DATABASE) {
+        if (!goForm) {
+          return fail(useJson, 2, 'onedump slow reads MySQL and MariaDB slow logs only: use -d mysql or -d mariadb.');
+        }
+        // The Go tool accepts the flag, then fails the run with this error once the path exists.
+        try {
+          await listInputFiles(target, flags.pattern, true);
+        } catch (err) {
+          if (err instanceof SlowLogError) return failedRun(err.message);
+          throw err;
+        }
+        return failedRun(`unsupported database type: ${GO_ONLY_DATABASE}`);
       }
       try {
         const report = await analyzeSlowLogs(target, {
@@ -77,14 +110,22 @@ Examples:
           sort: flags.sort,
           filter: { since: flags.since, until: flags.until, user: flags.user, db: flags.db, host: flags.host },
           threads: flags.threads === 0 ? 1 : flags.threads,
+          perFile: goForm,
+          goTool: goForm,
         });
         process.stdout.write(useJson ? `${JSON.stringify(report)}\n` : renderTable(report, process.stdout.columns));
         process.exitCode = 0;
       } catch (err) {
-        if (err instanceof SlowLogError) return fail(useJson, 1, err.message);
+        if (err instanceof SlowLogError) return failedRun(err.message);
         throw err;
       }
     });
+}
+
+function parseDatabase(value: string): string {
+  const v = value.replace(/^=/, '').toLowerCase();
+  if (DATABASES.includes(v) || v === GO_ONLY_DATABASE) return v;
+  throw new InvalidArgumentError(`expected mysql or mariadb.`);
 }
 
 function fail(useJson: boolean, code: number, message: string): void {

@@ -18,6 +18,13 @@ export interface AnalyzeOptions {
   threads?: number;
   /** A plain file is cut into parts of about this size (at least two) for the threads. Default 32 MiB. */
   partBytes?: number;
+  /**
+   * For a folder: group each file apart and list the groups of all files together, as the Go tool
+   * does (a statement in three files is three results). Default false: one merged set of groups.
+   */
+  perFile?: boolean;
+  /** The Go tool's file selection (see listInputFiles): `-p` ignored for a file, an empty folder is no error. */
+  goTool?: boolean;
 }
 
 const PART_BYTES = 32 << 20;
@@ -30,7 +37,7 @@ const PART_BYTES = 32 << 20;
  * are merged in file order, so the report is the same as reading everything in one thread.
  */
 export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Promise<SlowReport> {
-  const files = await listInputFiles(path, options.pattern);
+  const files = await listInputFiles(path, options.pattern, options.goTool);
   const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), maxThreads()));
   const partBytes = options.partBytes ?? PART_BYTES;
   const filter = options.filter;
@@ -44,7 +51,7 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
     }
   }
 
-  const aggregator = new Aggregator();
+  const aggregators = options.perFile ? files.map(() => new Aggregator()) : [new Aggregator()];
   let entries = 0;
   let filtered = 0;
   let skipped = 0;
@@ -66,7 +73,7 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
         nextTask = end;
         // An entry with no time at all took its time from before its part: read the file in sequence.
         const inOrder = parts.some((p) => p.needsSequence) ? [await readPart({ file: files[file]!, start: 0, filter })] : parts;
-        const counts = mergeParts(aggregator, inOrder, filter);
+        const counts = mergeParts(aggregators[options.perFile ? file : 0]!, inOrder, filter);
         entries += counts.entries;
         filtered += counts.filtered;
         skipped += counts.skipped;
@@ -77,7 +84,7 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
   await readParts(tasks, threads, consume);
   await merging;
 
-  return buildReport(aggregator, {
+  return buildReport(options.perFile ? aggregators : aggregators[0]!, {
     entries,
     filtered,
     skipped,

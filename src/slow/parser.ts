@@ -16,17 +16,40 @@ type State = 'outside' | 'header' | 'query' | 'startup';
  * Line-at-a-time state machine for MySQL 5.x/8.x and MariaDB slow logs.
  *
  * An entry is a block of `# …` header lines, then `use db;` / `SET timestamp=…;` lines, then the
- * statement (any number of lines). A new entry starts at `# Time:` or `# User@Host:`, and also at
- * any other `# Key: value` header line seen after statement text: pt-query-digest only splits
- * entries at `;\n#`, so a statement cut short by a crash, or a blank line between entries, glues two
- * entries together there; here it does not. Server start-up banners (`…mysqld, Version: … started
- * with:` and MariaDB's `…mariadbd, Version: …`) end the current entry and are dropped.
+ * statement (any number of lines). The statement is logged as the client sent it: string literals
+ * can hold raw bytes of any value (MariaDB writes prepared-statement parameters unescaped under
+ * NO_BACKSLASH_ESCAPES, and text protocol clients may send raw control bytes), so a statement line
+ * can start with `#` and even look like a header line. After statement text, `#` lines that look
+ * like a header are therefore held back until it is clear what they are: they start a new entry
+ * only once a `# Query_time:` line follows them (every entry has one); a statement line that comes
+ * first makes them statement text. In the usual case (a `# Time:` or `# User@Host:` line) they are
+ * read at once as the next entry's header while the current entry is set aside, and that reading
+ * is undone if they turn out to be text: holding every header line back cost ~15 % of the parse.
+ * A new entry starts there even when the statement before it did not end with `;` (cut short by a
+ * crash); pt-query-digest only splits entries at `;\n#`, so a truncated statement, or a blank line
+ * between entries, glues two entries together there; here it does not. Server start-up banners (`…mysqld, Version: … started with:` and MariaDB's
+ * `…mariadbd, Version: …`) end the current entry and are dropped.
  */
 export class SlowLogParser {
   private state: State = 'outside';
   private entry: SlowEntry | undefined;
   private hasMetrics = false;
   private queryLines: string[] = [];
+  /** `#` lines after statement text that may be the header of the next entry (see the class comment). */
+  private readonly pending: string[] = [];
+  /** Lines held in `pending` (a count, not the array's length: setting an array's length is slow). */
+  private held = 0;
+  /** Index in `pending` of the first `# Time:`/`# User@Host:` line after the last one ending with `;`, or -1. */
+  private heldStart = -1;
+  /** Likewise for the first other `# Key: value` line, or -1. */
+  private heldAttribute = -1;
+  /** The entry set aside while held lines are read as the next entry's header, and its state. */
+  private suspended: SlowEntry | undefined;
+  private suspendedQuery: string[] = [];
+  private suspendedMeta: string[] = [];
+  private suspendedHasMetrics = false;
+  private suspendedZoneless = false;
+  private suspendedDb = '';
   private metaSetLines: string[] = [];
   /** `# Time:` in the old `YYMMDD HH:MM:SS` form names no zone; `SET timestamp=` (epoch seconds) is then preferred. */
   private zonelessTime = false;
@@ -62,9 +85,14 @@ export class SlowLogParser {
   }
 
   line(line: string): void {
+    if (this.suspended !== undefined) {
+      this.speculativeLine(line);
+      return;
+    }
     const first = line.charCodeAt(0);
     if (first === 0x23 /* # */) {
-      this.headerLine(line);
+      if (this.state === 'query') this.queryHashLine(line);
+      else this.headerLine(line);
       return;
     }
     if (this.state === 'startup') {
@@ -72,6 +100,7 @@ export class SlowLogParser {
       this.state = 'outside';
     }
     if (isStartupBanner(line)) {
+      if (this.held > 0) this.resolvePending(false);
       this.finish();
       // A restarted server starts with no default database: it writes `use` again when one is set.
       this.lastDb = '';
@@ -80,6 +109,7 @@ export class SlowLogParser {
     }
     switch (this.state) {
       case 'query':
+        if (this.held > 0) this.pendingAsText();
         this.queryLines.push(line);
         return;
       case 'header':
@@ -95,19 +125,19 @@ export class SlowLogParser {
 
   /** Call once at end of input. */
   end(): void {
+    if (this.suspended !== undefined) this.rollBack();
+    if (this.held > 0) this.resolvePending(false);
     this.finish();
   }
 
+  /** A line starting with `#` outside statement text. */
   private headerLine(line: string): void {
     if (line.startsWith('# Time:')) {
       if (this.state !== 'header' || this.entry!.time !== '' || this.entry!.user !== '' || this.hasMetrics) {
         this.finish();
         this.begin();
       }
-      const entry = this.entry!;
-      entry.time = line.slice(7).trim();
-      entry.timeMicros = parseLogTime(entry.time);
-      this.zonelessTime = OLD_TIME_VALUE.test(entry.time);
+      this.setTime(line);
       return;
     }
     if (line.startsWith('# User@Host:')) {
@@ -129,17 +159,6 @@ export class SlowLogParser {
       }
       return;
     }
-    if (this.state === 'query') {
-      // A `# Key: value` header line after statement text means the previous entry was cut short.
-      if (ATTRIBUTE_LINE.test(line) && !line.startsWith('# administrator command:')) {
-        this.finish();
-        this.begin();
-        this.headerLine(line);
-        return;
-      }
-      this.queryLines.push(line);
-      return;
-    }
     if (this.state === 'startup') this.state = 'outside';
     if (ATTRIBUTE_LINE.test(line)) {
       // A header without Time/User@Host lines (a log that starts mid-entry): take what is there.
@@ -149,6 +168,144 @@ export class SlowLogParser {
       this.strayLines = true;
       this.sink.skipped();
     }
+  }
+
+  /** A line starting with `#` after statement text: statement text, or the header of the next entry. */
+  private queryHashLine(line: string): void {
+    const endsStatement = line.charCodeAt(line.length - 1) === 0x3b; /* ; */
+    if (this.held === 0) {
+      const kind = endsStatement ? NOT_HEADER : headerKind(line);
+      if (kind === NOT_HEADER) {
+        this.queryLines.push(line);
+        return;
+      }
+      if (kind === QUERY_TIME) {
+        this.resolvePending(true);
+        this.headerLine(line);
+        return;
+      }
+      this.hold(line);
+      this.heldStart = kind === ENTRY_START ? 0 : -1;
+      this.heldAttribute = kind === ENTRY_START ? -1 : 0;
+      if (kind === ENTRY_START) {
+        // The usual case: read the header at once as the next entry's, keeping this entry aside
+        // until the `# Query_time:` line (see speculativeLine).
+        this.suspended = this.entry;
+        this.suspendedQuery = this.queryLines;
+        this.suspendedMeta = this.metaSetLines;
+        this.suspendedHasMetrics = this.hasMetrics;
+        this.suspendedZoneless = this.zonelessTime;
+        this.suspendedDb = this.lastDb;
+        this.begin();
+        if (line.charCodeAt(2) === 0x54 /* Time */) this.setTime(line);
+        else this.userHost(line);
+      }
+      return;
+    }
+    if (endsStatement) {
+      // The server ends every statement with `;`, no header line does: what came so far is text.
+      this.hold(line);
+      this.heldStart = -1;
+      this.heldAttribute = -1;
+      return;
+    }
+    const kind = headerKind(line);
+    if (kind === QUERY_TIME) {
+      this.resolvePending(true);
+      this.headerLine(line);
+      return;
+    }
+    if (this.heldStart < 0) {
+      if (kind === ENTRY_START) this.heldStart = this.held;
+      else if (kind === ATTRIBUTE && this.heldAttribute < 0) this.heldAttribute = this.held;
+    }
+    this.hold(line);
+  }
+
+  /**
+   * A line while the held lines are being read as the next entry's header: a `# Query_time:` line
+   * confirms them (the entry set aside is emitted); other header lines that the header can take
+   * without ending it are read on; anything else undoes the reading (rollBack) and the line goes
+   * through the held-lines path as if the header had never been read.
+   */
+  private speculativeLine(line: string): void {
+    if (line.charCodeAt(0) === 0x23 /* # */ && line.charCodeAt(line.length - 1) !== 0x3b /* ; */) {
+      const kind = headerKind(line);
+      if (kind === QUERY_TIME) {
+        const entry = this.suspended!;
+        this.suspended = undefined;
+        this.held = 0;
+        this.emit(entry, this.suspendedQuery, this.suspendedMeta, this.suspendedHasMetrics);
+        this.metrics(line);
+        return;
+      }
+      const entry = this.entry!;
+      const takes =
+        kind === ENTRY_START
+          ? line.charCodeAt(2) === 0x55 /* User@Host */
+            ? entry.user === ''
+            : entry.time === '' && entry.user === ''
+          : !line.startsWith('# administrator command:');
+      if (takes) {
+        this.hold(line);
+        // What headerLine does with these lines in a fresh entry's header.
+        if (kind === ENTRY_START) {
+          if (line.charCodeAt(2) === 0x55 /* User@Host */) this.userHost(line);
+          else this.setTime(line);
+        } else if (kind === ATTRIBUTE) this.attributes(line);
+        return;
+      }
+    }
+    this.rollBack();
+    this.line(line);
+  }
+
+  /** Undoes speculativeLine's reading: back to the entry set aside, its `#` lines still held. */
+  private rollBack(): void {
+    this.entry = this.suspended;
+    this.suspended = undefined;
+    this.queryLines = this.suspendedQuery;
+    this.metaSetLines = this.suspendedMeta;
+    this.hasMetrics = this.suspendedHasMetrics;
+    this.zonelessTime = this.suspendedZoneless;
+    this.lastDb = this.suspendedDb;
+    this.state = 'query';
+    this.strayLines = false;
+  }
+
+  private hold(line: string): void {
+    if (this.held < this.pending.length) this.pending[this.held] = line;
+    else this.pending.push(line);
+    this.held++;
+  }
+
+  /** The held-back `#` lines were statement text. */
+  private pendingAsText(): void {
+    for (let i = 0; i < this.held; i++) this.queryLines.push(this.pending[i]!);
+    this.held = 0;
+  }
+
+  /**
+   * Ends the current entry where the held-back lines start the next one's header: at the first
+   * `# Time:` or `# User@Host:` line after the last held line that ends with `;`, else (only when
+   * a `# Query_time:` line follows, `sure`) at the first other `# Key: value` line there, else at
+   * the `# Query_time:` line itself. Lines before that point are statement text. Without such a
+   * line (`sure` false: a banner or the end of the input follows) all are text.
+   */
+  private resolvePending(sure: boolean): void {
+    const held = this.held;
+    let start = held === 0 ? 0 : this.heldStart;
+    if (start < 0 && sure) start = this.heldAttribute < 0 ? held : this.heldAttribute;
+    if (start < 0) {
+      this.pendingAsText();
+      return;
+    }
+    const lines = this.pending;
+    for (let i = 0; i < start; i++) this.queryLines.push(lines[i]!);
+    this.held = 0;
+    this.finish();
+    this.begin();
+    for (let i = start; i < held; i++) this.headerLine(lines[i]!);
   }
 
   private headerStatementLine(line: string): void {
@@ -171,6 +328,13 @@ export class SlowLogParser {
     if (line.trim() === '') return;
     this.queryLines.push(line);
     this.state = 'query';
+  }
+
+  private setTime(line: string): void {
+    const entry = this.entry!;
+    entry.time = line.slice(7).trim();
+    entry.timeMicros = parseLogTime(entry.time);
+    this.zonelessTime = OLD_TIME_VALUE.test(entry.time);
   }
 
   private begin(): void {
@@ -204,11 +368,15 @@ export class SlowLogParser {
     this.entry = undefined;
     this.state = 'outside';
     this.strayLines = false;
-    let query = joinQuery(this.queryLines);
+    this.emit(entry, this.queryLines, this.metaSetLines, this.hasMetrics);
+  }
+
+  private emit(entry: SlowEntry, queryLines: string[], metaSetLines: string[], hasMetrics: boolean): void {
+    let query = joinQuery(queryLines);
     // The server always writes one `SET timestamp=` line; a second one is the statement itself.
-    if (query === '' && this.metaSetLines.length > 1) query = this.metaSetLines[this.metaSetLines.length - 1]!.trim();
+    if (query === '' && metaSetLines.length > 1) query = metaSetLines[metaSetLines.length - 1]!.trim();
     if (query.endsWith(';')) query = query.slice(0, -1).trimEnd();
-    if (!this.hasMetrics || query === '') {
+    if (!hasMetrics || query === '') {
       this.sink.skipped();
       return;
     }
@@ -288,7 +456,10 @@ function parseUserHost(line: string): Account {
   const go = GO_USER_HOST.exec(line);
   const account = ACCOUNT.exec(line);
   const user = go ? go[1]! : account ? account[1]!.trim() : '';
-  const hostIp = go ? go[2]! : '';
+  // The Go tool's host_ip: what follows ` @ ` up to the first `]`, trimmed (`localhost []`,
+  // `[10.0.0.1]`, `web1 [10.0.0.1]`); the older, looser form when the line does not have that shape.
+  const goHost = GO_HOST_IP.exec(line);
+  const hostIp = goHost ? goHost[1]!.trim() : go ? go[2]! : '';
   const at = HOST_AND_IP.exec(line);
   return {
     user: detach(user),
@@ -304,11 +475,26 @@ function detach(text: string): string {
 }
 
 const ATTRIBUTE_LINE = /^# +[A-Z][A-Za-z_]+: \S/;
+
+const NOT_HEADER = 0;
+const ENTRY_START = 1;
+const QUERY_TIME = 2;
+const ATTRIBUTE = 3;
+
+/** What a `#` line after statement text may be: `# Time:`/`# User@Host:`, `# Query_time:`, another `# Key: value` line, or none. */
+function headerKind(line: string): number {
+  const c = line.charCodeAt(2);
+  if (c === 0x54 /* T */ && line.startsWith('# Time:')) return ENTRY_START;
+  if (c === 0x55 /* U */ && line.startsWith('# User@Host:')) return ENTRY_START;
+  if (c === 0x51 /* Q */ && line.startsWith('# Query_time:')) return QUERY_TIME;
+  return ATTRIBUTE_LINE.test(line) && !line.startsWith('# administrator command:') ? ATTRIBUTE : NOT_HEADER;
+}
 const STARTUP_CONTINUATION = /^(?:T[cC][pP] [pP]ort:|Time\s+Id\s+Command)/;
 const USE_LINE = /^use\s+([^;\s]+)\s*;?\s*$/i;
 const META_SET_LINE = /^SET\s+(?:(?:last_insert_id|insert_id|timestamp)\s*=\s*[\d.]+\s*,?\s*)+;?\s*$/i;
 const TIMESTAMP_ASSIGNMENT = /timestamp\s*=\s*([\d.]+)/i;
 const GO_USER_HOST = /(\S+\[\S*\])\s*@\s*(\S+(?:\s*\[\d+\.\d+\.\d+\.\d+\])?)/;
+const GO_HOST_IP = /^# User@Host: \S+\[\S+\] @ ([\w.-]*\s*\[.*?\])/i;
 const ACCOUNT = /^# User@Host: ([^[]+|\[[^[]+\])/;
 const HOST_AND_IP = /@\s*(\S*?)\s*\[([^\]]*)\]/;
 const SCHEMA = /\bSchema: (\S*)/;

@@ -125,13 +125,18 @@ function entryFilter(filter: EntryFilter): { accept: (entry: SlowEntry) => boole
 }
 
 const WINDOW = 1 << 20;
+/** How far past a candidate cut its header block is read to find its `# Query_time:` line. */
+const HEADER_WINDOW = 64 << 10;
 const TIME = Buffer.from('\n# Time:');
 const USER_HOST = Buffer.from('\n# User@Host:');
+const QUERY_TIME = Buffer.from('# Query_time:');
 
 /**
  * Offsets at which to cut a plain file into about `parts` parts: each is the start of an entry's
  * first line (`# Time:`, or `# User@Host:` when no `# Time:` line precedes it), so every part
- * holds whole entries.
+ * holds whole entries. Statement literals can hold such lines (see SlowLogParser), so a cut is only
+ * made where the line before ends with `;` (every statement does) and the `#` block from there on
+ * holds a `# Query_time:` line: where the parser reading the whole file starts an entry too.
  */
 export async function splitOffsets(file: string, size: number, parts: number): Promise<number[]> {
   const handle = await open(file, 'r');
@@ -149,28 +154,59 @@ export async function splitOffsets(file: string, size: number, parts: number): P
   }
 }
 
-async function entryStartAtOrAfter(handle: Awaited<ReturnType<typeof open>>, from: number, size: number): Promise<number> {
+type Handle = Awaited<ReturnType<typeof open>>;
+
+async function entryStartAtOrAfter(handle: Handle, from: number, size: number): Promise<number> {
   const buf = Buffer.alloc(WINDOW);
   // Start one byte early so that a line starting exactly at `from` is found by its preceding '\n'.
   for (let pos = from - 1; pos < size; pos += WINDOW - USER_HOST.length) {
     const { bytesRead } = await handle.read(buf, 0, WINDOW, pos);
     const window = buf.subarray(0, bytesRead);
-    const time = window.indexOf(TIME);
-    const user = window.indexOf(USER_HOST);
-    if (time < 0 && user < 0) {
-      if (bytesRead < WINDOW) return size;
-      continue;
+    let time = window.indexOf(TIME);
+    let user = window.indexOf(USER_HOST);
+    while (time >= 0 || user >= 0) {
+      const isTime = time >= 0 && (user < 0 || time < user);
+      const at = pos + (isTime ? time : user) + 1;
+      // `# Time:` then `# User@Host:` is one entry: the cut goes before the `# Time:` line, which
+      // was looked at first, so a `# User@Host:` line after one is never a cut of its own.
+      if (isTime || !(await followsTimeLine(handle, at))) {
+        if (await isEntryStart(handle, at, size)) return at;
+      }
+      if (isTime) time = window.indexOf(TIME, time + 1);
+      else user = window.indexOf(USER_HOST, user + 1);
     }
-    if (time >= 0 && (user < 0 || time < user)) return pos + time + 1;
-    const at = pos + user + 1;
-    // `# Time:` then `# User@Host:` is one entry: cut before the `# Time:` line.
-    const before = Buffer.alloc(Math.min(512, at));
-    await handle.read(before, 0, before.length, at - before.length);
-    const newline = before.lastIndexOf(0x0a, before.length - 2);
-    if (newline < 0 && before.length < at) return at; // the previous line is longer than a `# Time:` line
-    const lineStart = newline + 1;
-    if (before.subarray(lineStart, lineStart + 7).toString('latin1') === '# Time:') return at - before.length + lineStart;
-    return at;
+    if (bytesRead < WINDOW) return size;
   }
   return size;
+}
+
+/** Whether the line before the one starting at `at` is a `# Time:` line. */
+async function followsTimeLine(handle: Handle, at: number): Promise<boolean> {
+  const before = Buffer.alloc(Math.min(512, at));
+  await handle.read(before, 0, before.length, at - before.length);
+  const newline = before.lastIndexOf(0x0a, before.length - 2);
+  if (newline < 0 && before.length < at) return false; // the previous line is longer than a `# Time:` line
+  const lineStart = newline + 1;
+  return before.subarray(lineStart, lineStart + 7).toString('latin1') === '# Time:';
+}
+
+/** The line before `at` ends with `;` and the `#` lines from `at` on hold a `# Query_time:` line. */
+async function isEntryStart(handle: Handle, at: number, size: number): Promise<boolean> {
+  if (at < 2) return at === 0;
+  const tail = Buffer.alloc(Math.min(3, at));
+  await handle.read(tail, 0, tail.length, at - tail.length);
+  // tail ends with '\n'; before it ';' or ';\r'.
+  const end = tail.length - 2;
+  const last = tail[end] === 0x0d && end > 0 ? tail[end - 1] : tail[end];
+  if (last !== 0x3b) return false;
+  const head = Buffer.alloc(Math.min(HEADER_WINDOW, size - at));
+  const { bytesRead } = await handle.read(head, 0, head.length, at);
+  for (let line = 0; line < bytesRead;) {
+    if (head[line] !== 0x23 /* # */) return false;
+    if (head.subarray(line, line + QUERY_TIME.length).equals(QUERY_TIME)) return true;
+    const nl = head.indexOf(0x0a, line);
+    if (nl < 0) return false;
+    line = nl + 1;
+  }
+  return false;
 }

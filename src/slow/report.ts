@@ -57,8 +57,12 @@ export interface ReportSettings {
   sort: SortKey;
 }
 
-export function buildReport(aggregator: Aggregator, settings: ReportSettings): SlowReport {
-  const groups = [...aggregator.groups.values()];
+/**
+ * The report of one aggregator, or of several side by side (the Go tool's per-file results for a
+ * folder: a statement in three files is three results), sorted together.
+ */
+export function buildReport(aggregator: Aggregator | Aggregator[], settings: ReportSettings): SlowReport {
+  const groups = Array.isArray(aggregator) ? aggregator.flatMap((a) => [...a.groups.values()]) : [...aggregator.groups.values()];
   const p95 = new Map<QueryGroup, number>(groups.map((g) => [g, g.queryTimes.quantile(0.95)]));
   const key = sortValue(settings.sort, p95);
   // Ties keep a stable, meaningful order: by total time, then by fingerprint.

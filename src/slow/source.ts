@@ -15,8 +15,12 @@ export class SlowLogError extends Error {
 // freed only by a full collection: a 1 MiB one piles up in old space).
 const READ_CHUNK = 64 << 10;
 
-/** The files to read: `path` itself, or the files in the folder `path` whose names match `pattern`. */
-export async function listInputFiles(path: string, pattern: string | undefined): Promise<string[]> {
+/**
+ * The files to read: `path` itself, or the files in the folder `path` whose names match `pattern`.
+ * `goTool`: as the Go tool, a file is read whatever the pattern, and a folder with no (matching)
+ * files gives no files instead of an error.
+ */
+export async function listInputFiles(path: string, pattern: string | undefined, goTool = false): Promise<string[]> {
   let info;
   try {
     info = await stat(path);
@@ -24,7 +28,7 @@ export async function listInputFiles(path: string, pattern: string | undefined):
     throw new SlowLogError(`Cannot read ${path}: ${describe(err)}; check the path and its permissions.`);
   }
   if (!info.isDirectory()) {
-    if (pattern && !picomatch(pattern, { basename: true, dot: true })(path)) {
+    if (pattern && !goTool && !picomatch(pattern, { basename: true, dot: true })(path)) {
       throw new SlowLogError(`${path} does not match --pattern ${pattern}; fix the pattern or the path.`);
     }
     return [path];
@@ -40,7 +44,7 @@ export async function listInputFiles(path: string, pattern: string | undefined):
     .filter((name) => isMatch(name))
     .sort()
     .map((name) => join(path, name));
-  if (files.length === 0) {
+  if (files.length === 0 && !goTool) {
     const what = pattern ? `no file matching ${pattern}` : 'no files';
     throw new SlowLogError(`Folder ${path} has ${what}; point at a slow log or a folder that holds some.`);
   }
