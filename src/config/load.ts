@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { configSchema, jobSchema, type Config, type JobConfig } from './schema.js';
@@ -8,6 +7,7 @@ import { interpolate, type InterpolationProblem } from './interpolate.js';
 import { ENC_PREFIX, decryptSecret, loadKeyMaterial } from './secrets.js';
 import { parseDsn, DsnError, type ParsedDsn } from './dsn.js';
 import { metaOf } from './fields.js';
+import { YamlProblem, decodeConfigBytes, parseYaml, quote } from './yaml.js';
 import { driverEngine } from '../dump/drivers.js';
 import { registerSecret } from '../util/redact.js';
 import { ConfigError } from '../util/errors.js';
@@ -26,18 +26,29 @@ export interface LoadedConfig {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Reads a config from a URL such as s3://bucket/key; provided by the CLI so config/ stays free of storage I/O. */
-  fetchRemote?: (url: string) => Promise<string>;
+  fetchRemote?: (url: string) => Promise<string | Uint8Array>;
 }
 
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Larger than any real config (a thousand jobs are some 300 kB); the parser's own limits are in yaml.ts. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Problems listed in full; the rest are counted (the first ones are what to fix first). */
+export const MAX_PROBLEMS = 20;
 
 /** Reads, interpolates and validates a config file; throws ConfigError listing every problem (exit 2). */
 export async function loadConfig(source: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const text = await readConfigText(source, opts);
+  const bytes = await readConfigBytes(source, opts);
+  if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError([`is ${bytes.length} bytes; a config file over 4 MiB is surely not one`], source);
+  let text: string;
+  try {
+    text = typeof bytes === 'string' ? bytes : decodeConfigBytes(bytes);
+  } catch (err) {
+    if (err instanceof YamlProblem) throw new ConfigError([err.message], source);
+    throw err;
+  }
   return parseConfigText(text, source, opts.env ?? process.env);
 }
 
-async function readConfigText(source: string, opts: LoadOptions): Promise<string> {
+async function readConfigBytes(source: string, opts: LoadOptions): Promise<string | Uint8Array> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) && !source.startsWith('file://')) {
     if (!opts.fetchRemote) throw new ConfigError([`cannot load a config from ${source}: remote configs are not supported here`]);
     try {
@@ -51,7 +62,7 @@ async function readConfigText(source: string, opts: LoadOptions): Promise<string
     const st = await stat(path);
     if (st.isDirectory()) throw new ConfigError(['is a folder, not a config file'], source);
     if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`is ${st.size} bytes; a config file over 4 MiB is surely not one`], source);
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -67,18 +78,13 @@ async function readConfigText(source: string, opts: LoadOptions): Promise<string
 
 /** Validates config text; every problem is collected before anything is reported. */
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const msg = e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '');
-        return pos ? `line ${pos.line}, column ${pos.col}: ${msg} (YAML syntax)` : `${msg} (YAML syntax)`;
-      }),
-      source,
-    );
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    if (err instanceof YamlProblem) throw new ConfigError([err.message], source);
+    throw err;
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   if (raw === null || raw === undefined) throw new ConfigError(['the config file is empty (it needs at least a jobs: list)'], source);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(['the config must be a YAML mapping with a jobs: list at the top level'], source);
@@ -86,13 +92,17 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 
   const problems: string[] = [];
   const interpProblems: InterpolationProblem[] = [];
-  let data = interpolate(raw, env, interpProblems);
-  problems.push(...interpProblems.map((p) => `${p.path}: ${p.message}`));
+  let data = interpolate(withoutNulls(raw), env, interpProblems);
+  for (const p of interpProblems) problems.push(`${p.path}: ${p.message}`);
   data = decryptAll(data, env, problems, '');
 
+  const fail = () => {
+    const all = withoutFollowOns(problems, interpProblems);
+    return new ConfigError(all.slice(0, MAX_PROBLEMS).map(clipLine), source, all.length);
+  };
   const parsed = configSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
-    problems.push(...formatIssues(configSchema, parsed.error.issues));
+    for (const line of formatIssues(configSchema, parsed.error.issues)) problems.push(line);
     // Still check the jobs that are well-formed on their own, so one run reports everything.
     const rawJobs = (data as { jobs?: unknown }).jobs;
     if (Array.isArray(rawJobs)) {
@@ -103,7 +113,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       });
       checkJobs(ok, problems);
     }
-    throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
+    throw fail();
   }
   const config = parsed.data;
   const dsns = checkJobs(
@@ -111,9 +121,28 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
     problems,
   );
   checkSchedule(config.schedule, config.timezone, '', problems);
-  if (problems.length) throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
+  if (problems.length) throw fail();
   registerConfigSecrets(configSchema, config);
   return { config, source, dsns };
+}
+
+/**
+ * `notifier:` with nothing after it is null, and the Go tool's YAML library reads a null as the field's zero value:
+ * an absent key. So does onedump, for every key of every mapping (list items stay as written).
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+    return out;
+  }
+  return value;
+}
+
+/** A problem line stays a line: a 3 MB key or value quoted in it is cut short. */
+function clipLine(line: string): string {
+  return line.length > 400 ? `${line.slice(0, 400)}…` : line;
 }
 
 /**
@@ -123,8 +152,12 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 function withoutFollowOns(problems: string[], interp: InterpolationProblem[]): string[] {
   if (!interp.length) return problems;
   const own = new Set(interp.map((p) => `${p.path}: ${p.message}`));
-  const paths = interp.map((p) => `${p.path}: `);
-  return problems.filter((line) => own.has(line) || !paths.some((at) => line.startsWith(at)));
+  const paths = new Set(interp.map((p) => p.path));
+  const followOn = (line: string) => {
+    for (let i = line.indexOf(': '); i !== -1; i = line.indexOf(': ', i + 1)) if (paths.has(line.slice(0, i))) return true;
+    return false;
+  };
+  return problems.filter((line) => own.has(line) || !followOn(line));
 }
 
 function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], path: string): unknown {
@@ -157,7 +190,7 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: string[]): Map<st
   jobs.forEach(([job, i]) => {
     const at = (k: string) => formatPath(['jobs', i, k]);
     const prev = seen.get(job.name);
-    if (prev !== undefined) problems.push(`${at('name')}: duplicate job name "${job.name}" (also jobs[${prev}])`);
+    if (prev !== undefined) problems.push(`${at('name')}: duplicate job name ${quote(job.name)} (also jobs[${prev}])`);
     seen.set(job.name, i);
     // An enc: value that did not decrypt is already reported.
     if (!job.dbdsn.startsWith(ENC_PREFIX))
@@ -209,12 +242,12 @@ function checkSchedule(schedule: string | undefined, tz: string | undefined, whe
     try {
       new Intl.DateTimeFormat('en', { timeZone: tz });
     } catch {
-      problems.push(`${p('timezone')}: "${tz}" is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+      problems.push(`${p('timezone')}: ${quote(tz)} is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
     }
   }
   if (!schedule || isDurationSchedule(schedule)) return;
   if (!cron.validate(schedule)) {
-    problems.push(`${p('schedule')}: "${schedule}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
+    problems.push(`${p('schedule')}: ${quote(schedule)} is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
   }
 }
 

@@ -48,11 +48,11 @@ describe('config loading', () => {
   it('interpolates ${VAR}, ${VAR:-default}, VAR_FILE and re-types whole placeholders', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-cfg-'));
     writeFileSync(join(dir, 'pw'), 'from-file\n');
-    const text = `maxjobs: \${MAXJOBS}\njobs:\n  - name: \${NAME:-dflt}\n    dbdriver: mysqldump\n    dbdsn: root:\${DB_PASS}@tcp(h:1)/d\n    gzip: \${GZ}\n    storage: { local: [{ path: "/b/$$HOME/x.sql" }] }\n`;
+    const text = `maxjobs: \${MAXJOBS}\njobs:\n  - name: \${NAME:-dflt}\n    dbdriver: mysqldump\n    dbdsn: root:\${DB_PASS}@tcp(h:1)/d\n    gzip: \${GZ}\n    storage: { local: [{ path: "/b/$\${HOME}/x.sql" }] }\n`;
     const { config } = parseConfigText(text, 'x.yml', { MAXJOBS: '3', DB_PASS_FILE: join(dir, 'pw'), GZ: 'true' });
     expect(config.maxjobs).toBe(3);
     expect(config.jobs[0]).toMatchObject({ name: 'dflt', dbdsn: 'root:from-file@tcp(h:1)/d', gzip: true });
-    expect((config.jobs[0]!.storage.local as Array<{ path: string }>)[0]!.path).toBe('/b/$HOME/x.sql');
+    expect((config.jobs[0]!.storage.local as Array<{ path: string }>)[0]!.path).toBe('/b/${HOME}/x.sql');
     // the secret from the file is now masked everywhere
     expect(redactText('the value is from-file')).toBe('the value is ***');
   });
@@ -101,7 +101,8 @@ jobs:
 
   it.each([
     ['a missing required field', job().replace(/ {4}dbdsn: .*\n/, ''), 'jobs[0].dbdsn: required'],
-    ['a wrong type', job('    gzip: "yes"'), 'jobs[0].gzip: expected boolean, got a string'],
+    ['a wrong type', job('    gzip: maybe'), 'jobs[0].gzip: expected boolean, got a string'],
+    ['a quoted "true" (a string, as in the Go tool)', job('    gzip: "true"'), 'jobs[0].gzip: expected boolean, got a string'],
     ['an unknown driver', job().replace('mysqldump', 'oracle'), 'jobs[0].dbdriver: must be one of "mysql", "mysqldump", "postgresql", "pgdump"'],
     ['an empty jobs list', 'jobs: []\n', 'jobs: at least one job is required'],
     ['no jobs key', 'maxjobs: 2\n', 'jobs: required'],
