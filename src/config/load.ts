@@ -140,9 +140,9 @@ function withoutNulls(value: unknown): unknown {
   return value;
 }
 
-/** A problem line stays a line: a 3 MB key or value quoted in it is cut short. */
+/** A problem line stays a line (keys and values are already quoted short; this is the backstop). */
 function clipLine(line: string): string {
-  return line.length > 400 ? `${line.slice(0, 400)}…` : line;
+  return line.length > 2000 ? `${line.slice(0, 2000)}…` : line;
 }
 
 /**
