@@ -52,7 +52,7 @@ function write(name: string, content: string | Buffer): string {
 
 const utf16be = (s: string) => Buffer.from(s, 'utf16le').swap16();
 // Random bytes, with or without NUL bytes (a different file on every run).
-const noNul = (b: Buffer) => b.map((x) => (x === 0 ? 1 : x));
+const noNul = (b: Buffer) => Buffer.from(b.map((x) => (x === 0 ? 1 : x)));
 
 function aliasBomb(): string {
   let text = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
