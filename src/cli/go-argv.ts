@@ -64,6 +64,23 @@ export function normalizeArgs(program: Command, args: readonly string[]): string
       const flag = long ? (eq > 2 ? a.slice(0, eq) : a) : a.slice(0, 2);
       const opt = findOption(cmd, flag);
       const attached = long ? (eq > 2 ? a.slice(eq + 1) : undefined) : a.length > 2 ? a.slice(2) : undefined;
+      if (!opt && long && attached !== undefined) {
+        // Only `--no-x` is declared (x defaults on): `--x=false` is `--no-x`, `--x=true` the default.
+        const negation = findOption(cmd, flag.replace(/^--/, '--no-'));
+        if (negation?.negate && !takesValue(negation)) {
+          out.push(
+            ...booleanFlag(
+              cmd,
+              negation,
+              flag,
+              GO_FLAG_BOOLS[attached] === undefined ? attached : String(!GO_FLAG_BOOLS[attached]),
+              out,
+              levelStart,
+            ),
+          );
+          continue;
+        }
+      }
       if (!opt) {
         // Unknown here (or --help): commander reports it or prints help, and reads nothing after it as a command.
         out.push(...args.slice(i));
