@@ -42,6 +42,8 @@ describe('normalizeArgs: the Go tool\'s pflag forms, for every flag of every com
     expect(normalizeArgs(p, ['sync', 'a', 'b', '--checksum', '--checksum=0'])).toEqual(['sync', 'a', 'b']);
     expect(normalizeArgs(p, ['binlog', 'sync', '--checksum=1', '--save-log=F'])).toEqual(['binlog', 'sync', '--checksum']);
     expect(normalizeArgs(p, ['binlog', 'events', 'f', '--verify=false'])).toEqual(['binlog', 'events', 'f', '--no-verify']);
+    // docs/binlog/restore.md of the Go tool
+    expect(normalizeArgs(p, ['binlog', 'restore', '--dir="/b"', '--dump-file=d.sql', '--dry-run=true'])).toEqual(['binlog', 'restore', '--dir="/b"', '--dump-file=d.sql', '--dry-run']);
     // Flags with a [bool] value (the Go tool's sync-s3, slow -m) are commander's to read.
     expect(normalizeArgs(p, ['binlog', 'sync-s3', '--checksum=true'])).toEqual(['binlog', 'sync-s3', '--checksum=true']);
     expect(normalizeArgs(p, ['slow', 'x', '-m=false'])).toEqual(['slow', 'x', '-mfalse']);
