@@ -120,11 +120,13 @@ export function normalizeArgs(program: Command, args: readonly string[]): string
         levelStart = out.length;
         continue;
       }
-      if (cmd === program && a === 'help') {
-        // `onedump help [CMD...]`: the root has an action (the Go form `onedump -f FILE`), so commander has no help command.
+      const selects = cmd.commands.length > 0 && (cmd === program || !hasAction(cmd));
+      if (selects && a === 'help') {
+        // `onedump help [CMD...]`, `onedump config help validate`: CMD --help (the root has an action, for the Go
+        // form `onedump -f FILE`, so commander gives it no help command; this also names an unknown CMD).
         return normalizeArgs(program, [...out, ...args.slice(i + 1), '--help']);
       }
-      if (cmd.commands.length && (cmd === program || !hasAction(cmd))) throw unknownCommand(cmd, a);
+      if (selects) throw unknownCommand(cmd, a);
       operandSeen = true;
     }
     out.push(a);

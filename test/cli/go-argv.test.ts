@@ -62,5 +62,8 @@ describe('normalizeArgs: the Go tool\'s pflag forms, for every flag of every com
     expect(normalizeArgs(p, ['--bogus', 'x'])).toEqual(['--bogus', 'x']);
     expect(() => normalizeArgs(p, ['-v', 'nosuch'])).toThrow('unknown command "nosuch"');
     expect(normalizeArgs(p, ['help', 'binlog', 'restore'])).toEqual(['binlog', 'restore', '--help']);
+    expect(normalizeArgs(p, ['config', 'help', 'validate'])).toEqual(['config', 'validate', '--help']);
+    expect(normalizeArgs(p, ['config', 'help'])).toEqual(['config', '--help']);
+    expect(() => normalizeArgs(p, ['help', 'nosuch'])).toThrow('unknown command "nosuch"');
   });
 });
