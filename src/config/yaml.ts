@@ -114,6 +114,7 @@ export function checkYamlSize(text: string): void {
         if (flow === 0) keyCandidate = col;
         break;
       case 'block-scalar-header':
+      case 'doc-start':
         nodes++;
         break;
     }
@@ -150,8 +151,11 @@ export function parseYaml(text: string): unknown {
   let doc: Document.Parsed | undefined;
   let extra = false;
   for (const d of composer.compose(parser.parse(text), true, text.length)) {
-    if (!doc) doc = d;
-    else extra = true;
+    if (doc) {
+      extra = true;
+      break;
+    }
+    doc = d;
   }
   if (!doc) return null;
   const errors = [...doc.errors];

@@ -103,6 +103,8 @@ const cases: Array<[string, () => string | Buffer, RegExp]> = [
     /jobs\[0\]\.gzp: unknown key/,
   ],
   ['a UTF-16 file without a BOM', () => Buffer.from(`jobs:\n${job()}`, 'utf16le'), /looks like UTF-16 text without a byte-order mark/],
+  ['a million document separators (---)', () => '---\n'.repeat(1_000_000), /more than 100000 YAML values/],
+  ['two documents', () => `jobs:\n${job()}---\njobs:\n${job()}`, /holds more than one YAML document/],
   ['an empty file', () => '', /the config file is empty/],
   ['only comments and blank lines', () => '# jobs:\n\n   \n# - name: a\n', /the config file is empty/],
   ['a 5 MB file', () => `# ${'x'.repeat(5 * 1024 * 1024)}\n${'jobs:\n'}${job()}`, /is \d+ bytes; a config file over 4 MiB is surely not one/],
