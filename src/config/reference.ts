@@ -56,6 +56,8 @@ export function configReference(): string {
     'A `$` not followed by `{` is kept as written (`pa$word`, `a$$b`: the Go tool has no interpolation). To write a literal',
     '`${`, double its `$`: `$${X}` is the text `${X}`. Boolean keys also take the Go tool\'s YAML 1.1 spellings `yes`/`no`,',
     '`on`/`off`, `y`/`n` (lower case, capitalised or upper case). A key with no value (`notifier:`) is the same as an absent key.',
+    'A file is UTF-8 (or UTF-16 with a byte-order mark) of at most 4 MiB, nested at most 50 levels, with at most 100,000',
+    'YAML values; validation lists the first 20 problems and counts the rest.',
     '',
     '## Top level',
     '',
