@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../util/logger.js';
 import { errorMessage, exitCodeOf, ConfigError, UsageError } from '../util/errors.js';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { loadConfig, MAX_CONFIG_BYTES, type LoadedConfig } from '../config/load.js';
 import { storageFromUrl } from '../storage/registry.js';
 import { silentLogger } from '../util/logger.js';
 
@@ -74,10 +74,10 @@ export async function loadConfigFor(path: string): Promise<LoadedConfig> {
         let size = 0;
         for await (const c of body) {
           size += (c as Buffer).length;
-          if (size > 4 * 1024 * 1024) throw new Error('the config object is over 4 MiB');
+          if (size > MAX_CONFIG_BYTES) throw new Error('the config object is over 4 MiB');
           chunks.push(c as Buffer);
         }
-        return Buffer.concat(chunks).toString('utf8');
+        return Buffer.concat(chunks); // decoded by the loader, which also reads UTF-16 with a byte-order mark
       } finally {
         await storage.close?.();
       }

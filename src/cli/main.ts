@@ -17,6 +17,7 @@ import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
 import { hideArgvSecrets } from './argv-secrets.js';
+import { normalizeArgs } from './go-argv.js';
 import { VERSION } from '../version.js';
 
 interface RootFlags extends DumpFlags {
@@ -108,12 +109,24 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const warning = hideArgvSecrets(argv);
-  if (warning) process.stderr.write(warning + '\n');
+  // Under Node 20 the AWS SDK prints a NodeVersionSupportWarning ("upgrade to node >=22") on every S3 run: a
+  // dependency's notice the user of a CLI cannot act on. This is the SDK's own switch for exactly that warning (the
+  // S3 backend sets it too, for library use); every other warning still shows. A value the user set is kept.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = buildProgram();
+  let args: string[];
+  try {
+    args = [...argv.slice(0, 2), ...normalizeArgs(program, argv.slice(2))];
+  } catch (err) {
+    hideArgvSecrets(argv);
+    reportError(err, {});
+    return;
+  }
+  const warning = hideArgvSecrets(args);
+  if (warning) process.stderr.write(warning + '\n');
   process.on('exit', removeSecretFiles);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(args);
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here with code 0; usage errors were already printed by commander.

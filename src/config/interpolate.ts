@@ -6,12 +6,15 @@ export interface InterpolationProblem {
   message: string;
 }
 
-const PLACEHOLDER = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g;
+const PLACEHOLDER = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g;
 
 /**
  * Resolves `${VAR}` and `${VAR:-default}` in every string of a parsed config (values, never keys, so a value can
- * not change the file's structure). `$$` is a literal `$`. When VAR is unset, VAR_FILE names a file whose content
- * (without the trailing newline) is the value — the Docker secrets convention.
+ * not change the file's structure). When VAR is unset, VAR_FILE names a file whose content (without the trailing
+ * newline) is the value — the Docker secrets convention.
+ *
+ * The Go tool has no interpolation, so its configs hold `$` literally (passwords such as `pa$word` or `a$$b`): every
+ * `$` not followed by `{` stays as written. `$${` is the one escape, a literal `${` (`$${X}` is the text `${X}`).
  */
 export function interpolate(
   value: unknown,
@@ -44,10 +47,10 @@ function lookup(name: string, env: NodeJS.ProcessEnv): { value?: string; error?:
 }
 
 function interpolateString(s: string, env: NodeJS.ProcessEnv, problems: InterpolationProblem[], path: string): unknown {
-  if (!s.includes('$')) return s;
+  if (!s.includes('${')) return s;
   let whole = false;
   const out = s.replace(PLACEHOLDER, (match, name: string | undefined, def: string | undefined, offset: number) => {
-    if (match === '$$') return '$';
+    if (match === '$${') return '${';
     whole = offset === 0 && match.length === s.length;
     const { value, error } = lookup(name as string, env);
     if (error) {

@@ -5,7 +5,12 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else {
+      // A key is user text: keep it printable and short (a 3 MB key must not become a 3 MB message).
+      const name = String(seg).replace(/[\p{Cc}\p{Cs}]/gu, '?');
+      const shown = name.length > 60 ? `${name.slice(0, 60)}…` : name;
+      out += out ? `.${shown}` : shown;
+    }
   }
   return out || '(top level)';
 }
@@ -61,17 +66,23 @@ export function levenshtein(a: string, b: string): number {
 /** The closest known key, when it is close enough to be a likely typo. */
 export function didYouMean(key: string, known: string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const limit = Math.max(2, Math.floor(key.length / 3));
   let best: string | undefined;
   let bestScore = Infinity;
   for (const k of known) {
+    // The distance is at least the difference in length: skip the quadratic work for keys that cannot be typos.
+    if (Math.abs(k.length - key.length) > limit) continue;
     const d = norm(k) === norm(key) ? 0 : levenshtein(key.toLowerCase(), k.toLowerCase());
     if (d < bestScore) {
       bestScore = d;
       best = k;
     }
   }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  return best !== undefined && bestScore <= limit ? best : undefined;
 }
+
+/** More unknown keys than this in one mapping are summarised in one line. */
+const MANY_UNKNOWN_KEYS = 10;
 
 /** One line per zod issue: `path: what is wrong` (with a did-you-mean hint for unknown keys). */
 export function formatIssues(root: z.ZodType, issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
@@ -81,6 +92,14 @@ export function formatIssues(root: z.ZodType, issues: ReadonlyArray<z.core.$ZodI
     switch (issue.code) {
       case 'unrecognized_keys': {
         const known = objectKeys(schemaAt(root, issue.path));
+        if (issue.keys.length > MANY_UNKNOWN_KEYS) {
+          // Not a few typos but the wrong file or a broken indent: one line, no hints.
+          const some = issue.keys.slice(0, 3).map((k) => formatPath([k]));
+          out.push(
+            `${where}: ${issue.keys.length} unknown keys (${some.join(', ')}, …)${known.length ? `; the keys known here are ${known.join(', ')}` : ''}`,
+          );
+          break;
+        }
         for (const key of issue.keys) {
           const hint = didYouMean(key, known);
           const keyPath = formatPath([...issue.path, key]);

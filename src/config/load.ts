@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { configSchema, jobSchema, type Config, type JobConfig } from './schema.js';
@@ -8,6 +7,7 @@ import { interpolate, type InterpolationProblem } from './interpolate.js';
 import { ENC_PREFIX, decryptSecret, loadKeyMaterial } from './secrets.js';
 import { parseDsn, DsnError, type ParsedDsn } from './dsn.js';
 import { metaOf } from './fields.js';
+import { YamlProblem, decodeConfigBytes, parseYaml, quote } from './yaml.js';
 import { driverEngine } from '../dump/drivers.js';
 import { registerSecret } from '../util/redact.js';
 import { ConfigError } from '../util/errors.js';
@@ -26,18 +26,30 @@ export interface LoadedConfig {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Reads a config from a URL such as s3://bucket/key; provided by the CLI so config/ stays free of storage I/O. */
-  fetchRemote?: (url: string) => Promise<string>;
+  fetchRemote?: (url: string) => Promise<string | Uint8Array>;
 }
 
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Larger than any real config (a thousand jobs are some 300 kB); the parser's own limits are in yaml.ts. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Problems listed in full; the rest are counted (the first ones are what to fix first). */
+export const MAX_PROBLEMS = 20;
+const topSchema = configSchema.omit({ jobs: true });
 
 /** Reads, interpolates and validates a config file; throws ConfigError listing every problem (exit 2). */
 export async function loadConfig(source: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const text = await readConfigText(source, opts);
+  const bytes = await readConfigBytes(source, opts);
+  if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError([`is ${bytes.length} bytes; a config file over 4 MiB is surely not one`], source);
+  let text: string;
+  try {
+    text = typeof bytes === 'string' ? bytes : decodeConfigBytes(bytes);
+  } catch (err) {
+    if (err instanceof YamlProblem) throw new ConfigError([err.message], source);
+    throw err;
+  }
   return parseConfigText(text, source, opts.env ?? process.env);
 }
 
-async function readConfigText(source: string, opts: LoadOptions): Promise<string> {
+async function readConfigBytes(source: string, opts: LoadOptions): Promise<string | Uint8Array> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) && !source.startsWith('file://')) {
     if (!opts.fetchRemote) throw new ConfigError([`cannot load a config from ${source}: remote configs are not supported here`]);
     try {
@@ -51,7 +63,7 @@ async function readConfigText(source: string, opts: LoadOptions): Promise<string
     const st = await stat(path);
     if (st.isDirectory()) throw new ConfigError(['is a folder, not a config file'], source);
     if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`is ${st.size} bytes; a config file over 4 MiB is surely not one`], source);
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -67,67 +79,104 @@ async function readConfigText(source: string, opts: LoadOptions): Promise<string
 
 /** Validates config text; every problem is collected before anything is reported. */
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const msg = e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '');
-        return pos ? `line ${pos.line}, column ${pos.col}: ${msg} (YAML syntax)` : `${msg} (YAML syntax)`;
-      }),
-      source,
-    );
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    if (err instanceof YamlProblem) throw new ConfigError([err.message], source);
+    throw err;
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   if (raw === null || raw === undefined) throw new ConfigError(['the config file is empty (it needs at least a jobs: list)'], source);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(['the config must be a YAML mapping with a jobs: list at the top level'], source);
   }
 
-  const problems: string[] = [];
   const interpProblems: InterpolationProblem[] = [];
-  let data = interpolate(raw, env, interpProblems);
-  problems.push(...interpProblems.map((p) => `${p.path}: ${p.message}`));
+  let data = interpolate(withoutNulls(raw), env, interpProblems);
+  const problems = new ProblemList(followOnOf(interpProblems));
+  for (const p of interpProblems) problems.push(`${p.path}: ${p.message}`);
   data = decryptAll(data, env, problems, '');
 
-  const parsed = configSchema.safeParse(data, { reportInput: true });
-  if (!parsed.success) {
-    problems.push(...formatIssues(configSchema, parsed.error.issues));
-    // Still check the jobs that are well-formed on their own, so one run reports everything.
-    const rawJobs = (data as { jobs?: unknown }).jobs;
-    if (Array.isArray(rawJobs)) {
-      const ok: Array<[JobConfig, number]> = [];
-      rawJobs.forEach((j, i) => {
-        const r = jobSchema.safeParse(j);
-        if (r.success) ok.push([r.data, i]);
-      });
-      checkJobs(ok, problems);
-    }
-    throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
+  // The top level, then each job on its own: a job's issues are formatted and counted, not all kept (400,000
+  // issues of 100,000 empty jobs held at once took 700 MB), and the well-formed jobs are still cross-checked.
+  const { jobs: rawJobs, ...top } = data as Record<string, unknown>;
+  const topParsed = topSchema.safeParse(top, { reportInput: true });
+  if (!topParsed.success) for (const line of formatIssues(configSchema, topParsed.error.issues)) problems.push(line);
+  const ok: Array<[JobConfig, number]> = [];
+  let jobsOk = true;
+  const report = (issues: ReadonlyArray<z.core.$ZodIssue>, at: PropertyKey[]) => {
+    jobsOk = false;
+    for (const line of formatIssues(configSchema, issues.map((i) => ({ ...i, path: [...at, ...i.path] }) as z.core.$ZodIssue))) problems.push(line);
+  };
+  if (Array.isArray(rawJobs) && rawJobs.length) {
+    rawJobs.forEach((j, i) => {
+      const r = jobSchema.safeParse(j, { reportInput: true });
+      if (r.success) ok.push([r.data, i]);
+      else report(r.error.issues, ['jobs', i]);
+    });
+  } else {
+    const r = configSchema.shape.jobs.safeParse(rawJobs, { reportInput: true });
+    if (!r.success) report(r.error.issues, ['jobs']);
   }
-  const config = parsed.data;
-  const dsns = checkJobs(
-    config.jobs.map((j, i) => [j, i]),
-    problems,
-  );
-  checkSchedule(config.schedule, config.timezone, '', problems);
-  if (problems.length) throw new ConfigError(withoutFollowOns(problems, interpProblems), source);
+  const dsns = checkJobs(ok, problems);
+  if (topParsed.success) checkSchedule(topParsed.data.schedule, topParsed.data.timezone, '', problems);
+  if (problems.total || !topParsed.success || !jobsOk) throw new ConfigError(problems.shown, source, problems.total);
+  const config: Config = { ...topParsed.data, jobs: ok.map(([j]) => j) };
   registerConfigSecrets(configSchema, config);
   return { config, source, dsns };
+}
+
+/**
+ * `notifier:` with nothing after it is null, and the Go tool's YAML library reads a null as the field's zero value:
+ * an absent key. So does onedump, for every key of every mapping (list items stay as written).
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+    return out;
+  }
+  return value;
+}
+
+/** A problem line stays a line (keys and values are already quoted short; this is the backstop). */
+function clipLine(line: string): string {
+  return line.length > 2000 ? `${line.slice(0, 2000)}…` : line;
+}
+
+/** Where problems go: the first MAX_PROBLEMS are kept, all are counted. */
+interface ProblemSink {
+  push(line: string): unknown;
+}
+
+class ProblemList implements ProblemSink {
+  readonly shown: string[] = [];
+  total = 0;
+  constructor(private readonly followOn: (line: string) => boolean) {}
+  push(line: string): void {
+    if (this.followOn(line)) return;
+    this.total++;
+    if (this.shown.length < MAX_PROBLEMS) this.shown.push(clipLine(line));
+  }
 }
 
 /**
  * An unset `${VAR}` leaves its value empty, which the schema and the DSN checks then report again for the same path
  * ("must not be empty", "required"): one cause, one line.
  */
-function withoutFollowOns(problems: string[], interp: InterpolationProblem[]): string[] {
-  if (!interp.length) return problems;
+function followOnOf(interp: InterpolationProblem[]): (line: string) => boolean {
+  if (!interp.length) return () => false;
   const own = new Set(interp.map((p) => `${p.path}: ${p.message}`));
-  const paths = interp.map((p) => `${p.path}: `);
-  return problems.filter((line) => own.has(line) || !paths.some((at) => line.startsWith(at)));
+  const paths = new Set(interp.map((p) => p.path));
+  return (line) => {
+    if (own.has(line)) return false;
+    for (let i = line.indexOf(': '); i !== -1; i = line.indexOf(': ', i + 1)) if (paths.has(line.slice(0, i))) return true;
+    return false;
+  };
 }
 
-function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], path: string): unknown {
+function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: ProblemSink, path: string): unknown {
   if (typeof value === 'string' && value.startsWith(ENC_PREFIX)) {
     const key = loadKeyMaterial(env);
     if (!key) {
@@ -151,13 +200,13 @@ function decryptAll(value: unknown, env: NodeJS.ProcessEnv, problems: string[], 
 }
 
 /** Checks that need more than one field: DSNs, driver/DSN agreement, SSH completeness, names, schedules. */
-function checkJobs(jobs: Array<[JobConfig, number]>, problems: string[]): Map<string, ParsedDsn> {
+function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map<string, ParsedDsn> {
   const dsns = new Map<string, ParsedDsn>();
   const seen = new Map<string, number>();
   jobs.forEach(([job, i]) => {
     const at = (k: string) => formatPath(['jobs', i, k]);
     const prev = seen.get(job.name);
-    if (prev !== undefined) problems.push(`${at('name')}: duplicate job name "${job.name}" (also jobs[${prev}])`);
+    if (prev !== undefined) problems.push(`${at('name')}: duplicate job name ${quote(job.name)} (also jobs[${prev}])`);
     seen.set(job.name, i);
     // An enc: value that did not decrypt is already reported.
     if (!job.dbdsn.startsWith(ENC_PREFIX))
@@ -203,18 +252,18 @@ export function isDurationSchedule(s: string): boolean {
   return parseDuration(s) !== undefined;
 }
 
-function checkSchedule(schedule: string | undefined, tz: string | undefined, where: string, problems: string[]): void {
+function checkSchedule(schedule: string | undefined, tz: string | undefined, where: string, problems: ProblemSink): void {
   const p = (k: string) => (where ? `${where}.${k}` : k);
   if (tz) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: tz });
     } catch {
-      problems.push(`${p('timezone')}: "${tz}" is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+      problems.push(`${p('timezone')}: ${quote(tz)} is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
     }
   }
   if (!schedule || isDurationSchedule(schedule)) return;
   if (!cron.validate(schedule)) {
-    problems.push(`${p('schedule')}: "${schedule}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
+    problems.push(`${p('schedule')}: ${quote(schedule)} is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
   }
 }
 

@@ -22,12 +22,14 @@ export class UsageError extends OnedumpError {
 export class ConfigError extends OnedumpError {
   readonly problems: string[];
   readonly file?: string;
-  constructor(problems: string[], file?: string) {
+  /** `total`: how many problems there are when `problems` lists only the first ones. */
+  constructor(problems: string[], file?: string, total = problems.length) {
     const where = file ? `${file}: ` : '';
+    const first = total > problems.length ? ` (the first ${problems.length})` : '';
     const head =
-      problems.length === 1
+      total === 1
         ? `${where}${problems[0]}`
-        : `${where}${problems.length} problems in the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
+        : `${where}${total} problems in the configuration${first}:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
     super(head, { exitCode: 2 });
     this.problems = problems;
     this.file = file;

@@ -64,14 +64,18 @@ describe('the Go tool\'s AWS secret flags', () => {
     await new Promise<void>((r) => s3.listen(0, '127.0.0.1', () => r()));
     try {
       const endpoint = `http://127.0.0.1:${(s3.address() as { port: number }).port}`;
-      const r = await runCli(['-f', 'jobs.yml', '-b', 'backups', '-r', 'us-east-1', '-k', 'AKIDEXAMPLE', '-s', 'wJalrXUtnFEMI-secret-K7MDENG', '--dry-run'], {
-        env: { AWS_ENDPOINT_URL_S3: endpoint, AWS_S3_FORCE_PATH_STYLE: 'true' },
-        timeoutMs: 30_000,
-      });
-      expect(r.stderr).toMatch(/^onedump: warning: a secret on the command line \(-s\) can be seen by other users/);
-      expect(r.stderr).toMatch(/jobs\.yml/);
-      expect(r.stdout + r.stderr).not.toContain('wJalrXUtnFEMI-secret-K7MDENG');
-      expect(r.code).toBe(2);
+      // Also in pflag's -s=SECRET form, which is read as -s SECRET before the secrets are looked for.
+      for (const secretArgs of [['-s', 'wJalrXUtnFEMI-secret-K7MDENG'], ['-s=wJalrXUtnFEMI-secret-K7MDENG']]) {
+        const r = await runCli(['-f', 'jobs.yml', '-b', 'backups', '-r', 'us-east-1', '-k', 'AKIDEXAMPLE', ...secretArgs, '--dry-run'], {
+          env: { AWS_ENDPOINT_URL_S3: endpoint, AWS_S3_FORCE_PATH_STYLE: 'true' },
+          timeoutMs: 30_000,
+        });
+        expect(r.stderr).toMatch(/^onedump: warning: a secret on the command line \(-s\) can be seen by other users/);
+        expect(r.stderr).toMatch(/jobs\.yml/);
+        expect(r.stdout + r.stderr).not.toContain('wJalrXUtnFEMI-secret-K7MDENG');
+        expect(r.stdout + r.stderr).not.toContain('=wJalrX');
+        expect(r.code).toBe(2);
+      }
     } finally {
       await new Promise<void>((r) => s3.close(() => r()));
     }

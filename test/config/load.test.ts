@@ -48,11 +48,11 @@ describe('config loading', () => {
   it('interpolates ${VAR}, ${VAR:-default}, VAR_FILE and re-types whole placeholders', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onedump-cfg-'));
     writeFileSync(join(dir, 'pw'), 'from-file\n');
-    const text = `maxjobs: \${MAXJOBS}\njobs:\n  - name: \${NAME:-dflt}\n    dbdriver: mysqldump\n    dbdsn: root:\${DB_PASS}@tcp(h:1)/d\n    gzip: \${GZ}\n    storage: { local: [{ path: "/b/$$HOME/x.sql" }] }\n`;
+    const text = `maxjobs: \${MAXJOBS}\njobs:\n  - name: \${NAME:-dflt}\n    dbdriver: mysqldump\n    dbdsn: root:\${DB_PASS}@tcp(h:1)/d\n    gzip: \${GZ}\n    storage: { local: [{ path: "/b/$\${HOME}/x.sql" }] }\n`;
     const { config } = parseConfigText(text, 'x.yml', { MAXJOBS: '3', DB_PASS_FILE: join(dir, 'pw'), GZ: 'true' });
     expect(config.maxjobs).toBe(3);
     expect(config.jobs[0]).toMatchObject({ name: 'dflt', dbdsn: 'root:from-file@tcp(h:1)/d', gzip: true });
-    expect((config.jobs[0]!.storage.local as Array<{ path: string }>)[0]!.path).toBe('/b/$HOME/x.sql');
+    expect((config.jobs[0]!.storage.local as Array<{ path: string }>)[0]!.path).toBe('/b/${HOME}/x.sql');
     // the secret from the file is now masked everywhere
     expect(redactText('the value is from-file')).toBe('the value is ***');
   });
@@ -101,7 +101,8 @@ jobs:
 
   it.each([
     ['a missing required field', job().replace(/ {4}dbdsn: .*\n/, ''), 'jobs[0].dbdsn: required'],
-    ['a wrong type', job('    gzip: "yes"'), 'jobs[0].gzip: expected boolean, got a string'],
+    ['a wrong type', job('    gzip: maybe'), 'jobs[0].gzip: expected boolean, got a string'],
+    ['a quoted "true" (a string, as in the Go tool)', job('    gzip: "true"'), 'jobs[0].gzip: expected boolean, got a string'],
     ['an unknown driver', job().replace('mysqldump', 'oracle'), 'jobs[0].dbdriver: must be one of "mysql", "mysqldump", "postgresql", "pgdump"'],
     ['an empty jobs list', 'jobs: []\n', 'jobs: at least one job is required'],
     ['no jobs key', 'maxjobs: 2\n', 'jobs: required'],
@@ -166,5 +167,82 @@ jobs:
     expect(problemsOf(job(`    encrypt: { recipients: [${good}, age1pq1abc] }`))).toEqual([
       expect.stringMatching(/^jobs\[0\]\.encrypt\.recipients\[1\]: "age1pq1abc" is not a valid age recipient/),
     ]);
+  });
+});
+
+describe('Go parity of values (issue 21)', () => {
+  const valid = (text: string, env: NodeJS.ProcessEnv = {}) => parseConfigText(text, 'jobs.yml', env).config;
+
+  it('reads every yaml.v3 bool spelling in boolean keys, quoted or not, and nothing else', () => {
+    const spellings: Array<[string, boolean]> = [
+      ...['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'true', 'True', 'TRUE'].map((s) => [s, true] as [string, boolean]),
+      ...['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF', 'false', 'False', 'FALSE'].map((s) => [s, false] as [string, boolean]),
+    ];
+    for (const [s, want] of spellings) {
+      const quoted = /^(true|false)$/i.test(s) ? s : `"${s}"`; // a quoted "true" is a string, in yaml.v3 too
+      for (const form of [s, quoted]) {
+        const c = valid(job(`    gzip: ${form}\n    unique: ${form}`).replace('- path: /tmp/app.sql', `- path: /tmp/app.sql\n      s3: [{ bucket: b, key: k, forcepathstyle: ${form} }]`));
+        expect([c.jobs[0]!.gzip, c.jobs[0]!.unique, (c.jobs[0]!.storage.s3 as Array<{ forcepathstyle: boolean }>)[0]!.forcepathstyle], form).toEqual([want, want, want]);
+      }
+    }
+    for (const bad of ['yEs', 'oN', 'ja', '"true"', "'no '", '1', '0']) {
+      expect(problemsOf(job(`    gzip: ${bad}`)), bad).toEqual([expect.stringMatching(/^jobs\[0\]\.gzip: expected boolean, got (a string|number)$/)]);
+    }
+  });
+
+  it('keeps yes/no/on/off as text in string keys, and in a ${VAR} that fills a boolean key reads them as booleans', () => {
+    const c = valid(job('    sshhost: on\n    sshuser: yes\n    sshkey: "no"\n    gzip: ${GZ}').replace('name: app', 'name: Off'), { GZ: 'Yes' });
+    expect(c.jobs[0]).toMatchObject({ name: 'Off', sshhost: 'on', sshuser: 'yes', sshkey: 'no', gzip: true });
+  });
+
+  it('keeps every $ not followed by {; $${ is a literal ${; ${VAR} and ${VAR:-d} still work', () => {
+    const dsnOf = (pw: string, env: NodeJS.ProcessEnv = {}) =>
+      valid(job().replace('root:pw@', () => `'root:${pw}@`).replace('/app\n', "/app'\n"), env).jobs[0]!.dbdsn.replace(/^root:(.*)@tcp.*$/, '$1');
+    const literal = ['pa$word', 'a$$b', 'trailing$', '$$', '$', '$1$2', '$(cmd)', '${', '$}', '${1abc}', '$ {X}'];
+    for (const pw of literal) expect(dsnOf(pw), pw).toBe(pw);
+    expect(dsnOf('$${X}')).toBe('${X}');
+    expect(dsnOf('a$${X}b$$c')).toBe('a${X}b$$c');
+    expect(dsnOf('$$${X}', { X: 'v' })).toBe('$${X}');
+    expect(dsnOf('p${X}q', { X: 'v$$w' })).toBe('pv$$wq'); // a value from the environment is never re-read
+    expect(dsnOf('${NOPE:-d$f}')).toBe('d$f');
+    expect(problemsOf(job().replace('pw@', '${NOPE}@'))).toEqual([expect.stringContaining('environment variable NOPE is not set')]);
+  });
+
+  it('reads a key with no value as absent, as yaml.v3 gives the zero value: notifier:, slack:, s3:, options:', () => {
+    for (const text of [
+      `notifier:\n${job()}`,
+      `notifier:\n  slack:\n${job()}`,
+      job('    options:\n    sshhost:').replace('        - path: /tmp/app.sql', '        - path: /tmp/app.sql\n      s3:\n      sftp: ~'),
+    ]) {
+      const c = valid(text);
+      expect(c.notifier?.slack ?? []).toEqual([]);
+      expect(c.jobs[0]!.options).toBeUndefined();
+      expect(Object.keys(c.jobs[0]!.storage)).toEqual(['local']);
+    }
+    expect(problemsOf(job().replace(/ {4}storage:[\s\S]*/, '    storage:\n'))).toEqual(['jobs[0].storage: required']);
+    expect(problemsOf(job().replace('name: app', 'name:'))).toEqual(['jobs[0].name: required']);
+  });
+
+  it('merge keys and anchors work as in yaml.v3; a duplicate key is one sentence with both places', () => {
+    const c = valid(`jobs:\n  - &base\n    name: a\n    dbdriver: mysqldump\n    dbdsn: root@tcp(h:1)/d\n    gzip: yes\n    storage: { local: [{ path: /x }] }\n  - <<: *base\n    name: b\n`);
+    expect(c.jobs.map((j) => [j.name, j.gzip])).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
+    expect(problemsOf(job('    gzip: true\n    gzip: false'))).toEqual(['line 7, column 5: the key "gzip" appears twice in one mapping (first at line 6, column 5)']);
+  });
+
+  it('lists at most 20 problems, with the total in the message', () => {
+    const n = 7 + Math.floor(Math.random() * 20);
+    const err = (() => {
+      try {
+        parseConfigText(`jobs:\n${'  - {}\n'.repeat(n)}`, 'jobs.yml', {});
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(err.problems).toHaveLength(20);
+    expect(err.message.split('\n')[0]).toBe(`jobs.yml: ${4 * n} problems in the configuration (the first 20):`);
   });
 });
