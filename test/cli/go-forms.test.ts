@@ -128,8 +128,10 @@ describe('the Go tool\'s forms: -x=VALUE, --flag=BOOL, YAML 1.1 booleans, $ and 
     expect(v.stdout).toBe(`${f}: valid (${jobs.length} jobs: ${[...spellings.map((_, i) => `gz${i}`), 'yes'].join(', ')})\n`);
     const r = await runCli(['-f', f]);
     expect(r.code, r.stderr).toBe(0);
+    // Each backup with its manifest beside it.
     const files = readdirSync(out).sort();
-    expect(files).toEqual([...spellings.map((_, i) => `gz${i}.sql.gz`), 'jobs.yml', 'yes.sql'].sort());
+    const backups = [...spellings.map((_, i) => `gz${i}.sql.gz`), 'yes.sql'];
+    expect(files).toEqual([...backups, ...backups.map((b) => `${b}.manifest.json`), 'jobs.yml'].sort());
     expect(gunzipSync(readFileSync(join(out, 'gz0.sql.gz'))).toString()).toContain("(1,'one')");
   });
 
