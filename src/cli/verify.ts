@@ -5,10 +5,7 @@ import { parseDsn, type ParsedDsn } from '../config/dsn.js';
 import type { JobConfig } from '../config/schema.js';
 import { storageFromUrl } from '../storage/registry.js';
 import type { Storage } from '../storage/types.js';
-import { listBackups } from '../jobs/catalog.js';
-import { prepareJob } from '../jobs/job.js';
-import { namingOf, retentionPattern, splitKey } from '../jobs/naming.js';
-import { verifyBackup, type VerifyResult } from '../jobs/verify.js';
+import { jobBackup, jobScratchServer, latestBackup, verifyBackup, type VerifyResult } from '../jobs/verify.js';
 import { UsageError } from '../util/errors.js';
 import { formatDuration } from '../util/duration.js';
 import { registerSecret } from '../util/redact.js';
@@ -30,7 +27,7 @@ export function register(program: Command): void {
     .argument('[url]', 'a backup file (or a folder: its newest backup) on any storage; without it, -c FILE --job NAME')
     .description('restore drill: load a backup into a scratch server, dump it again and compare every table with its manifest')
     .option('--job <name>', 'with -c: the job whose backup to verify')
-    .option('--backup <name>', 'with -c: the backup file name, or "latest"', 'latest')
+    .option('--backup <name>', 'with -c: the backup file name, or "latest" (default)')
     .option('--destination <name>', 'with -c: which of the job\'s destinations to read (e.g. s3[0]; default the first)')
     .option('--identity <file>', 'age identity file for an encrypted backup')
     .option('--server <dsn>', 'restore into a scratch database on this server instead of a throwaway server onedump starts ("-" reads ONEDUMP_VERIFY_DSN)')
@@ -56,37 +53,22 @@ interface Target {
   sourceDsn?: ParsedDsn;
 }
 
-async function pickLatest(storage: Storage, dir: string, accept?: (n: string) => boolean): Promise<string> {
-  const all = await listBackups(storage, dir, { accept });
-  if (!all.length) throw new UsageError(`there is no backup in ${storage.describe(dir)} to verify.`);
-  return all[0]!.key;
-}
-
 async function resolveTarget(url: string | undefined, flags: VerifyFlags): Promise<Target> {
   if (url) {
     if (flags.job) throw new UsageError('--job goes with -c FILE, not with a URL.');
     const { storage, key } = storageFromUrl(url, { log: silentLogger });
-    if (!key || key.endsWith('/')) return { storage, key: await pickLatest(storage, key) };
+    if (!key || key.endsWith('/')) return { storage, key: await latestBackup(storage, key) };
     if (await storage.stat(key)) return { storage, key };
-    return { storage, key: await pickLatest(storage, `${key}/`) };
+    return { storage, key: await latestBackup(storage, `${key}/`) };
   }
   const loaded = await loadConfigFor(configPath(flags)!);
   const jobs = loaded.config.jobs;
   if (!flags.job && jobs.length !== 1) throw new UsageError(`name the job to verify with --job (jobs: ${jobs.map((j) => j.name).join(', ')}).`);
   const job = flags.job ? jobs.find((j) => j.name === flags.job) : jobs[0];
   if (!job) throw new UsageError(`no job named "${flags.job}" in the config (jobs: ${jobs.map((j) => j.name).join(', ')}).`);
-  const sourceDsn = loaded.dsns.get(job.name);
-  const p = prepareJob(job, sourceDsn!, silentLogger);
-  const t = flags.destination ? p.targets.find((x) => x.name === flags.destination) : p.targets[0];
-  if (!t) throw new UsageError(flags.destination ? `job "${job.name}" has no destination ${flags.destination} (it has ${p.targets.map((x) => x.name).join(', ')}).` : `job "${job.name}" has no destination.`);
-  const d = t.build();
-  const { dir, base } = splitKey(t.configuredKey);
-  const pattern = retentionPattern(base, namingOf(job));
-  if (!flags.backup || flags.backup === 'latest') return { storage: d.storage, key: await pickLatest(d.storage, dir, (n) => pattern.test(n)), job, sourceDsn };
-  if (flags.backup.includes('/')) throw new UsageError(`--backup takes a file name as \`onedump ls\` shows it, not a path.`);
-  const key = dir + flags.backup;
-  if (!(await d.storage.stat(key))) throw new UsageError(`there is no backup ${d.storage.describe(key)}.`);
-  return { storage: d.storage, key, job, sourceDsn };
+  const sourceDsn = loaded.dsns.get(job.name)!;
+  const b = await jobBackup(job, sourceDsn, { destination: flags.destination, backup: flags.backup });
+  return { ...b, job, sourceDsn };
 }
 
 export async function runVerifyCommand(url: string | undefined, flags: VerifyFlags): Promise<number> {
@@ -102,12 +84,15 @@ export async function runVerifyCommand(url: string | undefined, flags: VerifyFla
     registerSecret(server.dsn.password);
   } else if (flags.serverDatabase) throw new UsageError('--server-database goes with --server.');
   const target = await resolveTarget(url, flags);
+  // The job's verify: settings, where the command line says nothing.
+  server ??= target.job ? jobScratchServer(target.job) : undefined;
+  const identity = flags.identity ?? target.job?.verify?.identity;
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(`interrupted by ${sig}`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const r = await verifyBackup({ ...target, identity: flags.identity, server, record: flags.record !== false, log, signal: ac.signal });
+    const r = await verifyBackup({ ...target, identity, server, record: flags.record !== false, log, signal: ac.signal });
     if (flags.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     else process.stdout.write(render(r));
     return r.ok ? 0 : 1;

@@ -224,6 +224,16 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map
         if (err instanceof DsnError) problems.push(`${at('dbdsn')}: ${err.message}`);
         else throw err;
       }
+    if (job.verify?.dsn && !job.verify.dsn.startsWith(ENC_PREFIX)) {
+      try {
+        const v = parseDsn(job.verify.dsn);
+        if (v.engine !== driverEngine(job.dbdriver)) problems.push(`${formatPath(['jobs', i, 'verify', 'dsn'])}: is a ${v.engine} DSN but dbdriver is ${job.dbdriver}`);
+      } catch (err) {
+        if (err instanceof DsnError) problems.push(`${formatPath(['jobs', i, 'verify', 'dsn'])}: ${err.message}`);
+        else throw err;
+      }
+    }
+    if (job.verify?.database && !job.verify.dsn) problems.push(`${formatPath(['jobs', i, 'verify', 'database'])}: goes with verify.dsn`);
     const ssh = [job.sshhost, job.sshuser, job.sshkey];
     if (ssh.some(Boolean) && !ssh.every(Boolean)) {
       problems.push(

@@ -66,6 +66,22 @@ export const jobSchema = z.strictObject({
     })
     .meta({ description: 'Encrypt the backup with age (https://age-encryption.org) after compression; adds .age to the file name.' })
     .optional(),
+  verify: z
+    .strictObject({
+      schedule: scheduleField.optional().meta({ description: 'Daemon: run a restore drill of the newest backup on this schedule (cron or duration).', example: '0 6 * * 0' }),
+      destination: described(z.string().regex(/^[a-z]+\[\d+\]$/, 'must name a destination such as s3[0]').optional(), {
+        description: 'Which destination the drill reads (local[0], s3[0], …); default the first.',
+        example: 's3[0]',
+      }),
+      dsn: secret({
+        description: 'Restore into a scratch database on this server instead of a throwaway server onedump starts from the installed mariadbd/mysqld or postgres binaries.',
+        example: 'verify:${VERIFY_PASS}@tcp(scratch-db:3306)/',
+      }).optional(),
+      database: str({ description: 'With dsn: the scratch database (created and dropped); default onedump_verify_<random>.', example: 'onedump_verify' }).optional(),
+      identity: str({ description: 'age identity file for an encrypted job (the secret key: keep it off the database host where you can).', example: '/etc/onedump/age.key' }).optional(),
+    })
+    .meta({ description: 'Restore drills (`onedump verify`, and the daemon when schedule is set): restore the newest backup into a scratch server and compare every table with its manifest.' })
+    .optional(),
   storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
 });
 

@@ -3,7 +3,8 @@ import type { JobEvent, JobResult, Notifier } from '../notify/types.js';
 import type { Logger } from '../util/logger.js';
 import { prepareJob } from './job.js';
 import { prepareJobs, runPrepared, selectJobs } from './runner.js';
-import { describeSchedule, jobSchedules, Scheduler, type Schedule } from './scheduler.js';
+import { describeSchedule, jobSchedules, parseSchedule, sameSchedule, Scheduler, type Schedule } from './scheduler.js';
+import { jobBackup, jobScratchServer, verifyBackup } from './verify.js';
 import { DaemonMetrics } from './metrics.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { redactValue } from '../util/redact.js';
@@ -84,6 +85,98 @@ export class Daemon {
     this.loaded = loaded;
     this.notifiers = opts.notifiersFor(loaded);
     this.scheduler = new Scheduler((job) => this.tick(job), opts.log);
+    this.drills = new Scheduler((job) => this.tickDrill(job), opts.log);
+  }
+
+  /** Restore drills (a job's verify.schedule) keep time on a scheduler of their own. */
+  private readonly drills: Scheduler;
+  private readonly drillSchedules = new Map<string, Schedule>();
+  private readonly drilling = new Set<string>();
+
+  /** The restore-drill schedules of the selected jobs. */
+  private drillPlan(loaded: LoadedConfig): Map<string, Schedule> {
+    const out = new Map<string, Schedule>();
+    for (const job of selectJobs(loaded, this.opts.jobNames)) {
+      if (job.verify?.schedule) out.set(job.name, parseSchedule(job.verify.schedule, job.timezone ?? loaded.config.timezone));
+    }
+    return out;
+  }
+
+  private applyDrills(plan: Map<string, Schedule>): void {
+    for (const job of [...this.drillSchedules.keys()]) {
+      if (!plan.has(job)) {
+        this.drills.remove(job);
+        this.drillSchedules.delete(job);
+      }
+    }
+    for (const [job, schedule] of plan) {
+      const old = this.drillSchedules.get(job);
+      if (old && sameSchedule(old, schedule)) continue;
+      this.drills.set(job, schedule, { runNow: false });
+      this.drillSchedules.set(job, schedule);
+      const next = this.drills.nextRun(job);
+      this.opts.log.info({ job }, `job "${job}": restore drill scheduled ${describeSchedule(schedule)}; next ${next ? next.toISOString() : 'unknown'}`);
+    }
+  }
+
+  private tickDrill(job: string): void {
+    if (this.stopping) return;
+    if (this.drilling.has(job)) {
+      this.opts.log.warn({ job }, `job "${job}": the previous restore drill is still running: this one is skipped`);
+      return;
+    }
+    this.drilling.add(job);
+    const key = `${job} (restore drill)`;
+    const run = this.runDrill(job).finally(() => {
+      this.drilling.delete(job);
+      this.running.delete(key);
+    });
+    this.running.set(key, run);
+  }
+
+  /** One restore drill of the job's newest backup: recorded next to it, counted in /metrics, sent to notifiers. */
+  private async runDrill(job: string): Promise<void> {
+    await this.acquire();
+    const loaded = this.loaded;
+    const notifiers = this.notifiers;
+    const started = Date.now();
+    try {
+      if (this.stopping || this.abort.signal.aborted) return;
+      const jobConfig = loaded.config.jobs.find((j) => j.name === job);
+      const dsn = loaded.dsns.get(job);
+      let outcome: { ok: boolean; backup: string; durationMs: number; restoreMs?: number; target?: string; differences: string[] };
+      try {
+        if (!jobConfig || !dsn) throw new UsageError(`job "${job}" is not in the config any more.`);
+        const b = await jobBackup(jobConfig, dsn);
+        try {
+          const r = await verifyBackup({
+            ...b,
+            job: jobConfig,
+            sourceDsn: dsn,
+            identity: jobConfig.verify?.identity,
+            server: jobScratchServer(jobConfig),
+            record: true,
+            log: this.opts.log,
+            signal: this.abort.signal,
+          });
+          outcome = { ok: r.ok, backup: r.backup, durationMs: r.durationMs, restoreMs: r.restoreMs, target: r.target, differences: r.differences };
+        } finally {
+          await b.storage.close?.();
+        }
+      } catch (err) {
+        outcome = { ok: false, backup: '-', durationMs: Date.now() - started, differences: [`the restore drill could not run: ${errorMessage(err)}`] };
+      }
+      this.metrics.recordVerify(job, outcome);
+      const failures = await this.emit(notifiers, { type: 'verify', job, result: outcome, at: new Date().toISOString() });
+      if (failures) this.metrics.notificationFailures.inc(failures);
+      const next = this.drills.nextRun(job);
+      this.opts.log[outcome.ok ? 'info' : 'warn'](
+        { job },
+        `job "${job}": restore drill ${outcome.ok ? 'verified' : 'FAILED'} ${outcome.backup} in ${formatDuration(outcome.durationMs)}${outcome.ok ? '' : ` (${outcome.differences.join('; ')})`}; next ${next ? next.toISOString() : 'none'}`,
+      );
+    } finally {
+      this.release();
+    }
   }
 
   /** Everything that must hold before a config is used: jobs exist, have schedules, and can be built. */
@@ -95,6 +188,7 @@ export class Daemon {
       this.opts.cronOverride,
     );
     prepareJobs(loaded, jobs, this.opts.log);
+    this.drillPlan(loaded); // a bad verify.schedule is refused with the rest
     return schedules;
   }
 
@@ -112,6 +206,7 @@ export class Daemon {
         `job "${job}" scheduled ${describeSchedule(schedule)}; next run ${next ? next.toISOString() : 'unknown'}`,
       );
     }
+    this.applyDrills(this.drillPlan(this.loaded));
   }
 
   private selected(): string[] {
@@ -125,11 +220,13 @@ export class Daemon {
   async reload(load: () => Promise<LoadedConfig>): Promise<void> {
     const at = new Date().toISOString();
     let schedules: Map<string, Schedule>;
+    let drills: Map<string, Schedule>;
     let next: LoadedConfig;
     try {
       if (this.stopping) throw new UsageError('the daemon is shutting down');
       next = await load();
       schedules = this.validate(next);
+      drills = this.drillPlan(next);
     } catch (err) {
       this.lastReload = { at, ok: false, error: errorMessage(err) };
       this.metrics.reloads.inc({ result: 'error' });
@@ -156,6 +253,7 @@ export class Daemon {
       }
       this.opts.log.info(`job "${job}" ${isNew ? 'added' : 'rescheduled'}: ${describeSchedule(schedule)}`);
     }
+    this.applyDrills(drills);
     this.lastReload = { at, ok: true };
     this.metrics.reloads.inc({ result: 'ok' });
   }
@@ -268,6 +366,7 @@ export class Daemon {
   async shutdown(timeoutMs: number): Promise<{ aborted: string[] }> {
     this.stopping = true;
     this.scheduler.stop();
+    this.drills.stop();
     const names = this.runningJobs();
     if (!names.length) return { aborted: [] };
     this.opts.log.info(`waiting up to ${formatDuration(timeoutMs)} for ${names.length} running job(s) to finish: ${names.join(', ')}`);
@@ -288,6 +387,7 @@ export class Daemon {
   abortNow(why: string): void {
     this.stopping = true;
     this.scheduler.stop();
+    this.drills.stop();
     if (this.abort.signal.aborted) return;
     const names = this.runningJobs();
     if (names.length) this.opts.log.warn(`aborting ${names.join(', ')}: ${why} (nothing incomplete is kept)`);

@@ -108,6 +108,7 @@ export function orderViews(views: Array<{ name: string; ddl: string }>): Array<{
 }
 
 export class NativeMysqlDumper implements Dumper {
+  private tableRows: Array<{ database?: string; name: string; rows: number }> = [];
   readonly name = 'native mysql';
   private signal?: AbortSignal;
   /** Connections beside the main one, each in a snapshot shown to be the main one's (empty: one connection). */
@@ -118,6 +119,7 @@ export class NativeMysqlDumper implements Dumper {
   ) {}
 
   async dump(out: Writable, ctx: JobContext): Promise<DumpInfo> {
+    this.tableRows = [];
     const job = ctx.job;
     const nc = await connectNative(this.dsn, job, ctx.log, ctx.signal);
     const { conn } = nc;
@@ -240,7 +242,7 @@ export class NativeMysqlDumper implements Dumper {
     }
     await put(out, this.footer(), this.signal);
     await q(conn, 'COMMIT');
-    return { binlog, details: { server: version, databases, ...stats } };
+    return { binlog, server: version, databases, tables: this.tableRows, details: { server: version, databases, ...stats } };
   }
 
   /** How to split a table between connections: by its single-column integer primary key, if it is big enough. */
@@ -385,7 +387,10 @@ export class NativeMysqlDumper implements Dumper {
         await put(out, `SELECT SETVAL(${T}, ${str(s!.v)}, 0);\n\n`, this.signal);
         continue;
       }
-      stats.rows! += await this.dumpRows(conn, out, db, name, ctx);
+      const n = await this.dumpRows(conn, out, db, name, ctx);
+      stats.rows! += n;
+      // For the manifest: the rows streamed, named as the dump names them (a database only when it says USE).
+      this.tableRows.push({ ...(multi ? { database: db } : {}), name, rows: n });
     }
 
     if (o.createInfo && views.length) {
