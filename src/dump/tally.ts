@@ -33,6 +33,7 @@ interface Acc {
  */
 export class TableTally {
   private readonly tables: Acc[] = [];
+  private readonly objects = new Set<string>();
   private cur?: Acc;
   private db?: string;
   private head: Buffer[] = [];
@@ -164,6 +165,13 @@ export class TableTally {
     if (this.flavour === 'mysql') {
       if (this.cur && text.startsWith('INSERT INTO ')) return 'data';
       if (!whole && (text.length < 24 || text.startsWith('-- ') || text.startsWith('USE '))) return undefined;
+      // CREATE lines of stored programs: enough of the line to see the kind and the name.
+      if (!whole && text.length < 512 && (text.startsWith('/*!') || text.startsWith('CREATE '))) return undefined;
+      const obj = mysqlObject(text);
+      if (obj) {
+        this.objects.add(`${obj.kind} ${this.db ? `${this.db}.` : ''}${obj.name}`);
+        return 'skip';
+      }
       let m = /^-- Dumping data for table `((?:[^`]|``)+)`\s*$/.exec(text);
       if (m) {
         this.cur = this.table(this.db, m[1]!.replace(/``/g, '`'));
@@ -178,7 +186,13 @@ export class TableTally {
       if (/^-- Table structure for table /.test(text)) this.cur = undefined;
       return 'skip';
     }
-    if (!whole && (text.length < 6 || text.startsWith('COPY '))) return undefined;
+    if (!whole && (text.length < 6 || text.startsWith('COPY ') || text.startsWith('-- Name: '))) return undefined;
+    // pg_dump's table of contents: every object but the tables' data, which is tallied.
+    const toc = /^-- Name: (.+); Type: ([A-Z ]+); Schema: ([^;]+);/.exec(text);
+    if (toc) {
+      if (toc[2] !== 'TABLE DATA') this.objects.add(`${toc[2]!.toLowerCase()} ${toc[3] === '-' ? '' : `${toc[3]}.`}${toc[1]}`);
+      return 'skip';
+    }
     const m = /^COPY ((?:"(?:[^"]|"")+"|[^ .(]+)\.(?:"(?:[^"]|"")+"|[^ (]+)) (?:\(.*\) )?FROM stdin;\s*$/.exec(text);
     if (m) {
       const [schema, name] = splitPgName(m[1]!);
@@ -197,6 +211,14 @@ export class TableTally {
     return acc;
   }
 
+  /**
+   * The schema objects the dump creates, as `kind name` (mysql: view, trigger, procedure, function, event; pg: every
+   * table-of-contents entry but table data, so indexes and constraints too), sorted.
+   */
+  objectList(): string[] {
+    return [...this.objects].sort();
+  }
+
   /** Every table seen, in dump order (a table dumped in several sections is summed). */
   result(): TableTallyEntry[] {
     const out = new Map<string, TableTallyEntry & { crcs: number[] }>();
@@ -213,6 +235,25 @@ export class TableTally {
     }
     return [...out.values()].map(({ crcs, ...e }) => ({ ...e, crc32: crcs.map((c) => c.toString(16).padStart(8, '0')).join('+') }));
   }
+}
+
+const IDENT = '(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)';
+/** mysqldump's and the native dumper's ways of writing a view, trigger, routine or event (its first line). */
+const MYSQL_OBJECT = [
+  new RegExp(`^-- (View|Trigger|Procedure|Function|Event) ${IDENT}`),
+  new RegExp(`^-- Final view structure for (view) ${IDENT}`),
+  new RegExp(`^(?:/\\*!\\d+ )?CREATE\\b.{0,300}?\\b(TRIGGER|PROCEDURE|FUNCTION|EVENT)\\s+(?:IF NOT EXISTS\\s+)?(?:\\*/\\s*)?${IDENT}`),
+];
+
+function mysqlObject(line: string): { kind: string; name: string } | undefined {
+  for (const re of MYSQL_OBJECT) {
+    const m = re.exec(line);
+    if (m) {
+      const raw = m[2]!;
+      return { kind: m[1]!.toLowerCase(), name: raw.startsWith('`') ? raw.slice(1, -1).replace(/``/g, '`') : raw };
+    }
+  }
+  return undefined;
 }
 
 function splitPgName(qualified: string): [string, string] {

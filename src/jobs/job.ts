@@ -142,6 +142,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
             dsn: p.dsn,
             info: result.info,
             tally: tally?.result(),
+            objects: tally?.objectList(),
             startedAt,
             finishedAt,
             name: x.destination.key.split('/').pop() ?? x.destination.key,

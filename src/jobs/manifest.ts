@@ -68,6 +68,10 @@ export const manifestSchema = z
       })
       .describe('Why the dump is known to be complete.'),
     tables: z.array(tableSchema).optional().describe('Per table, what was dumped (the native driver; see `missing` for others).'),
+    objects: z
+      .array(z.string())
+      .optional()
+      .describe('Schema objects the dump creates, as "kind name" (views, triggers, routines, events; with pg_dump every table-of-contents entry), sorted.'),
     missing: z.array(z.string()).describe('What this driver could not record, so that nobody assumes a check that cannot run.'),
   })
   .describe('onedump backup manifest, stored as NAME.manifest.json next to each backup.');
@@ -151,6 +155,7 @@ export interface ManifestInput {
   info?: DumpInfo;
   /** The tables as the dump stream showed them (see dump/tally.ts). */
   tally?: TableTallyEntry[];
+  objects?: string[];
   startedAt: string;
   finishedAt: string;
   name: string;
@@ -196,6 +201,7 @@ export function buildManifest(i: ManifestInput): BackupManifest {
     backup: { name: i.name, size: i.size, sha256: i.sha256 },
     complete: { exitStatus: true, ...(info.endMarker ? { endMarker: info.endMarker } : {}) },
     ...(tables(i) ? { tables: tables(i) } : {}),
+    ...(i.objects ? { objects: i.objects } : {}),
     missing,
   };
 }

@@ -88,6 +88,8 @@ export interface VerifyResult {
   restoreMs?: number;
   durationMs: number;
   tables: TableCheck[];
+  /** Views, triggers, routines, events: how many the manifest lists and how many came back. */
+  objects?: { expected: number; restored: number };
   differences: string[];
   notes: string[];
   error?: string;
@@ -188,6 +190,7 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyResult> {
       const own = new Map((info.tables ?? []).map((t) => [`${t.database ?? ''}\0${t.name}`, t.rows]));
       const actual = tally.result().map((t) => ({ ...t, rows: own.get(`${t.database ?? ''}\0${t.name}`) ?? t.rows }));
       compareTables(result, manifest, actual, Boolean(targetDb && engine === 'mysql'));
+      compareObjects(result, manifest, tally.objectList(), Boolean(targetDb && engine === 'mysql'));
     }
   } catch (err) {
     if (exitCodeOf(err) === 2) throw err;
@@ -250,6 +253,19 @@ function compareTables(result: VerifyResult, manifest: BackupManifest | undefine
     result.differences.push(`table ${tableLabel(a)} is in the restored copy but not in the manifest`);
     result.tables.push({ table: tableLabel(a), actual: { rows: a.rows, bytes: a.bytes, crc32: a.crc32 }, ok: false });
   }
+}
+
+/** Views, triggers, routines and events (pg: every table-of-contents entry): the same set must come back. */
+function compareObjects(result: VerifyResult, manifest: BackupManifest | undefined, actual: string[], renamed: boolean): void {
+  if (!manifest?.objects) return;
+  // Under another database name (a scratch database), compare the names without their database.
+  const norm = (o: string) => (renamed ? o.replace(/^(\S+) [^.]+\./, '$1 ') : o);
+  const isSystem = (o: string) => [...SYSTEM_DBS].some((d) => o.split(' ')[1]?.startsWith(`${d}.`));
+  const want = new Set(manifest.objects.filter((o) => !isSystem(o)).map(norm));
+  const got = new Set(actual.filter((o) => !isSystem(o)).map(norm));
+  for (const o of want) if (!got.has(o)) result.differences.push(`${o} is missing from the restored copy`);
+  for (const o of got) if (!want.has(o)) result.differences.push(`${o} is in the restored copy but not in the manifest`);
+  result.objects = { expected: want.size, restored: [...want].filter((o) => got.has(o)).length };
 }
 
 async function dropDatabase(dsn: ParsedDsn, db: string, signal: AbortSignal): Promise<void> {

@@ -105,6 +105,7 @@ interface VerifyJson {
   manifest: boolean;
   sha256: { ok?: boolean };
   tables: Array<{ table: string; ok: boolean }>;
+  objects?: { expected: number; restored: number };
   differences: string[];
   restoreMs?: number;
 }
@@ -146,6 +147,9 @@ describe('onedump verify: restore drills of the type-torture corpus', () => {
         expect(v.sha256.ok).toBe(true);
         expect(v.tables.length).toBeGreaterThanOrEqual(name === 'pgdump' ? 2 : 5);
         expect(v.tables.every((t) => t.ok)).toBe(true);
+        // The corpus's views, triggers, routines and events (pg: its whole table of contents) all came back.
+        expect(v.objects?.expected, dest).toBeGreaterThanOrEqual(name === 'pgdump' ? 4 : 2);
+        expect(v.objects?.restored).toBe(v.objects?.expected);
         expect(v.restoreMs).toBeGreaterThan(0);
       }
       // The result is recorded next to the backup and `ls` shows it.
