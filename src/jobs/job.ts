@@ -4,6 +4,7 @@ import type { Destination } from '../storage/types.js';
 import type { Dumper } from '../dump/types.js';
 import type { JobResult } from '../notify/types.js';
 import type { Logger } from '../util/logger.js';
+import type { KeepPolicy } from '../config/fields.js';
 import { storageBackends, storageFromUrl } from '../storage/registry.js';
 import { createDumper } from '../dump/registry.js';
 import { backupKey, namingOf } from './naming.js';
@@ -22,7 +23,7 @@ export interface PreparedJob {
   dsn: ParsedDsn;
   dumper: Dumper;
   /** Each destination with the key as configured (before naming), for retention. */
-  targets: Array<{ name: string; kind: string; configuredKey: string; keep?: number; build: () => Destination; location: string }>;
+  targets: Array<{ name: string; kind: string; configuredKey: string; keep?: KeepPolicy; build: () => Destination; location: string }>;
 }
 
 /** Builds a job's dumper and destination factories; throws (exit 2) on anything that is not built or not valid. */
@@ -52,11 +53,11 @@ export function prepareJob(job: JobConfig, dsn: ParsedDsn, log: Logger, urls: st
         name,
         kind: backend.kind,
         configuredKey: probe.key,
-        keep: (opts as { keep?: number }).keep,
+        keep: (opts as { keep?: KeepPolicy }).keep,
         location: backend.describe(opts),
         build: () => {
           const t = backend.fromConfig(opts, { log });
-          return { name, storage: t.storage, key: t.key, keep: (opts as { keep?: number }).keep };
+          return { name, storage: t.storage, key: t.key, keep: (opts as { keep?: KeepPolicy }).keep };
         },
       });
     });
@@ -167,7 +168,7 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         const d = destinations.find((x) => x.name === t.name);
         if (!t.keep || !d || !okOutcomes.some((x) => x.destination.name === t.name) || !resultDest.find((x) => x.name === t.name)?.ok) continue;
         try {
-          await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log });
+          await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log, timeZone: job.timezone, protect: d.key, signal });
         } catch (err) {
           log.warn(`retention at ${t.name} failed: ${errorMessage(err)}`);
         }
