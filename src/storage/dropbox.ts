@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { str, secret, posInt, keepField } from '../config/fields.js';
+import { str, secret, keepField } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { z } from 'zod';
-import { str, secret, posInt, keepField } from '../config/fields.js';
+import { str, secret, keepField } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';

@@ -7,7 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { z } from 'zod';
-import { str, described, keepField } from '../config/fields.js';
+import { str, keepField } from '../config/fields.js';
 import { PermanentError } from '../util/errors.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import type { StorageBackend } from './backend.js';

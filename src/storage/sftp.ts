@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { z } from 'zod';
 import type { SFTPWrapper, Stats } from 'ssh2';
-import { str, posInt, described, bool, keepField } from '../config/fields.js';
+import { str, described, bool, keepField } from '../config/fields.js';
 import { sshFields } from '../ssh/options.js';
 import { connectSsh, sshTarget, shellQuote, splitHostPort, type SshSession, type SshTarget } from '../ssh/client.js';
 import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage, isTransient } from '../util/errors.js';
