@@ -10,6 +10,7 @@ import { createDumper } from '../dump/registry.js';
 import { backupKey, namingOf } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
+import { pruneJob } from './recoverability.js';
 import { buildManifest, manifestKey, putJson } from './manifest.js';
 import { VERSION } from '../version.js';
 import { TableTally, tallyFlavour } from '../dump/tally.js';
@@ -171,6 +172,15 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
           await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log, timeZone: job.timezone, protect: d.key, signal });
         } catch (err) {
           log.warn(`retention at ${t.name} failed: ${errorMessage(err)}`);
+        }
+      }
+      // PITR-aware binlog retention: the binlogs no dump still kept at any destination needs.
+      if (!error && job.binlogs?.prune) {
+        try {
+          const r = await pruneJob(p, { log, signal, binlogsOnly: true });
+          if (r.binlogs?.error) log.warn(`binlog retention at ${r.binlogs.location} skipped: ${r.binlogs.error}`);
+        } catch (err) {
+          log.warn(`binlog retention failed: ${errorMessage(err)}`);
         }
       }
     }
