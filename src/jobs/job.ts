@@ -144,7 +144,9 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
             dsn: p.dsn,
             info: result.info,
             tally: tally?.result(),
-            startedAt,
+            // The run's time as the runner gave it, which the name's timestamp uses too, so that the two agree
+            // (retention reads either); in a real run it is the moment the run began.
+            startedAt: o.now.toISOString(),
             finishedAt,
             name: x.destination.key.split('/').pop() ?? x.destination.key,
             size: result.bytes,
