@@ -291,21 +291,27 @@ export async function computeRecoverability(
         else run.push(s);
       }
       flush();
+      // A stored file shorter than the position a dump starts at is an incomplete copy (the server's file had
+      // reached that position): the chain through it ends there, and that dump cannot start a replay.
+      const short = new Set<number>();
+      for (const p of mine) {
+        const f = files.get(p.seq!);
+        if (f && f.size < p.position!) {
+          if (!short.has(f.seq)) res.gaps.push({ missing: [f.name], reason: `${f.name} is ${f.size} bytes, shorter than position ${p.position} where ${p.location} starts` });
+          short.add(f.seq);
+        }
+      }
       const usable = (p: DumpPoint): boolean => {
         const f = files.get(p.seq!);
-        if (!f) return false;
-        if (f.size < p.position!) {
-          res.gaps.push({ missing: [f.name], reason: `${f.name} is ${f.size} bytes, shorter than position ${p.position} where ${p.location} starts` });
-          return false;
-        }
-        return true;
+        return Boolean(f && f.size >= p.position!);
       };
-      // Chains: maximal runs of consecutive stored files; each is a window from the oldest usable dump starting in it.
+      // Chains: maximal runs of consecutive stored files (ending at a short one); each is a window from the oldest
+      // usable dump starting in it.
       const seqs = [...files.keys()].sort((a, b) => a - b);
       const chains: Array<[number, number]> = [];
       for (const s of seqs) {
         const last = chains[chains.length - 1];
-        if (last && s === last[1] + 1) last[1] = s;
+        if (last && s === last[1] + 1 && !short.has(last[1])) last[1] = s;
         else chains.push([s, s]);
       }
       const covered = new Set<DumpPoint>();
