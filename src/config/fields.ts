@@ -62,8 +62,18 @@ export function keepField(where: string) {
       monthly: tier('The newest backup of each of the last N calendar months that have one.'),
       yearly: tier('The newest backup of each of the last N calendar years that have one.'),
     })
-    .refine((t) => KEEP_TIERS.some((k) => t[k] !== undefined), { message: `give at least one of ${KEEP_TIERS.join(', ')}` });
-  return described(z.union([z.number().int('must be a whole number').positive('must be at least 1'), tiers]).optional(), {
+    .refine((t) => KEEP_TIERS.some((k) => t[k] !== undefined), { message: `give at least one of ${KEEP_TIERS.join(', ')}`, when: (p) => p.issues.length === 0 });
+  const either = z.union([z.number().int('must be a whole number').positive('must be at least 1'), tiers], {
+    // Neither form matched: say what is wrong with the form that was meant.
+    error: (iss) => {
+      if (iss.code !== 'invalid_union') return undefined;
+      const v = iss.input;
+      const first = v !== null && typeof v === 'object' ? tiers.safeParse(v).error?.issues[0] : undefined;
+      if (first) return `${first.path.length ? `${first.path.join('.')}: ` : ''}${first.message}`;
+      return typeof v === 'number' ? 'must be a whole number of at least 1' : 'must be a number (keep the newest N) or tiers such as { daily: 7, weekly: 4 }';
+    },
+  });
+  return described(either.optional(), {
     description: `Retention of this job's backups ${where}, applied after each successful run: a number keeps the newest N; tiers such as { last: 3, daily: 7, weekly: 4, monthly: 12, yearly: 2 } keep, per tier, the newest backup of each of the last N periods that have one (periods in UTC, or the job's timezone). Backups marked with \`onedump mark --keep\` are never deleted. See docs/retention.md.`,
     example: { last: 3, daily: 7, weekly: 4, monthly: 12 },
   });

@@ -120,5 +120,9 @@ describe('tiered retention (restic forget --keep-* semantics)', () => {
     expect(f.safeParse({ dayly: 7 }).success).toBe(false);
     expect(f.safeParse({ daily: 0 }).success).toBe(false);
     expect(f.safeParse(1.5).success).toBe(false);
+    expect(f.safeParse({ daily: 1.5 }).error?.issues[0]?.message).toBe('daily: must be a whole number');
+    expect(f.safeParse('lots').error?.issues[0]?.message).toBe('must be a number (keep the newest N) or tiers such as { daily: 7, weekly: 4 }');
+    // A typo is one problem, not two.
+    expect(f.safeParse({ dayly: 7 }).error?.issues.map((i) => i.code)).toEqual(['unrecognized_keys']);
   });
 });
