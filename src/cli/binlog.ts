@@ -392,6 +392,8 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
   const progress = new TransferProgress(log, 'binlog sync:');
   try {
     const dsn = await resolveDsn(cmd, { dsn: opts.dsn, job: opts.job });
+    // Before the server is asked: a --keep-for-pitr without a config fails first, and what is kept is known.
+    const pitr = opts.keepForPitr ? await pitrKeep(cmd, opts.job, storage, prefix, log) : undefined;
     const conn = await connectMysql(dsn);
     let status;
     try {
@@ -399,7 +401,6 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
     } finally {
       await conn.end().catch(() => undefined);
     }
-    const pitr = opts.keepForPitr ? await pitrKeep(cmd, opts.job, storage, prefix, log) : undefined;
     // Files no kept dump needs are not uploaded again (they would be deleted right after).
     if (pitr) status = { ...status, binlogs: status.binlogs.filter((b) => !pitr.obsolete(b.name)) };
     const out = await syncBinlogs({

@@ -45,7 +45,11 @@ export function timeFromName(name: string): string | undefined {
  * Lists the backups in a folder of a storage, newest first, with their manifests and last verification. `accept`
  * narrows it to one job's names (what retention counts); sidecars and upload leftovers are never listed as backups.
  */
-export async function listBackups(storage: Storage, dir: string, opts: { accept?: (name: string) => boolean; signal?: AbortSignal } = {}): Promise<CatalogEntry[]> {
+export async function listBackups(
+  storage: Storage,
+  dir: string,
+  opts: { accept?: (name: string) => boolean; signal?: AbortSignal; /** false: the listing only, no sidecar reads (default true). */ sidecars?: boolean } = {},
+): Promise<CatalogEntry[]> {
   const objects = new Map<string, { size: number; modified?: Date }>();
   for await (const o of storage.list(dir)) {
     const rest = o.key.slice(dir.length);
@@ -66,14 +70,14 @@ export async function listBackups(storage: Storage, dir: string, opts: { accept?
       compressed: /\.gz(\.age)?$/.test(name),
       marked: objects.has(key + KEEP_SUFFIX),
     };
-    if (objects.has(key + MANIFEST_SUFFIX)) {
+    if (opts.sidecars !== false && objects.has(key + MANIFEST_SUFFIX)) {
       try {
         e.manifest = await readManifest(storage, key, opts.signal);
       } catch (err) {
         e.manifestError = errorMessage(err);
       }
     }
-    if (objects.has(key + VERIFY_SUFFIX)) {
+    if (opts.sidecars !== false && objects.has(key + VERIFY_SUFFIX)) {
       try {
         e.verify = (await readJson(storage, key + VERIFY_SUFFIX, opts.signal)) as VerifyRecord;
       } catch (err) {

@@ -144,7 +144,7 @@ export async function pruneJob(p: PreparedJob, opts: { dryRun?: boolean; log: Lo
     const d = t.build();
     try {
       if (t.keep && !opts.binlogsOnly) {
-        res.destinations.push({ ...(await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log: opts.log, timeZone: job.timezone, dryRun: opts.dryRun, signal: opts.signal })), keep: t.keep });
+        res.destinations.push({ ...(await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log: opts.log, timeZone: job.timezone, dryRun: opts.dryRun, signal: opts.signal, manifests: Boolean(job.binlogs?.prune) })), keep: t.keep });
       } else {
         const { dir, base } = splitKey(t.configuredKey);
         const pattern = retentionPattern(base, namingOf(job));
@@ -158,7 +158,7 @@ export async function pruneJob(p: PreparedJob, opts: { dryRun?: boolean; log: Lo
         });
       }
     } catch (err) {
-      res.destinations.push({ destination: t.name, location: t.location, decisions: [], deleted: [], kept: [], error: errorMessage(err) });
+      res.destinations.push({ destination: t.name, location: t.location, decisions: [], deleted: [], kept: [], keep: t.keep, error: errorMessage(err) });
     } finally {
       await d.storage.close?.();
     }

@@ -139,6 +139,8 @@ export interface RetentionOptions extends NamingOptions {
   protect?: string;
   /** Only decide; delete nothing. */
   dryRun?: boolean;
+  /** Read the kept backups' manifests even for a number (binlog retention needs their coordinates). */
+  manifests?: boolean;
   signal?: AbortSignal;
 }
 
@@ -160,7 +162,9 @@ export interface RetentionResult {
 export async function applyRetention(d: Destination, configuredKey: string, opts: RetentionOptions): Promise<RetentionResult> {
   const { dir } = splitKey(d.key);
   const pattern = retentionPattern(splitKey(configuredKey).base, opts);
-  const backups = await listBackups(d.storage, dir, { accept: (n) => pattern.test(n), signal: opts.signal });
+  // A number needs names only: no manifest reads on every run (one request per backup on cloud storages).
+  const sidecars = typeof opts.keep !== 'number' || Boolean(opts.manifests);
+  const backups = await listBackups(d.storage, dir, { accept: (n) => pattern.test(n), signal: opts.signal, sidecars });
   const decisions = planRetention(
     backups.map((b) => ({ key: b.key, name: b.name, time: backupTime(b), marked: b.marked })),
     opts.keep,
