@@ -420,7 +420,10 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
     });
     progress.stop();
     const code = printSyncResult(out.result, g, storage.describe(prefix), (k) => storage.describe(k));
-    if (pitr && !g.dryRun) await pruneBinlogs(storage, prefix, pitr.kept, { log });
+    if (pitr) {
+      const r = await pruneBinlogs(storage, prefix, pitr.kept, { log, dryRun: Boolean(g.dryRun) });
+      if (g.dryRun) for (const f of r.delete) log.info({ file: f.name }, `dry run: --keep-for-pitr would delete ${storage.describe(f.key)} (${f.reason})`);
+    }
     return code;
   } finally {
     progress.stop();
