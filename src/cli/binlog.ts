@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { addGlobalOptions, action, examples, globals, loggerFor, pflagBool, type GlobalOptions } from './common.js';
+import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, loggerFor, pflagBool, type GlobalOptions } from './common.js';
 import { attemptsOf, printSyncResult, syncEvents } from './sync.js';
 import { TransferProgress } from './transfer-progress.js';
 import { storageFromUrl } from '../storage/registry.js';
@@ -16,7 +16,9 @@ import { dsnFlag, resolveDsn } from './dsn-source.js';
 import { connectMysql } from '../binlog/connect.js';
 import { queryBinlogStatus } from '../binlog/status.js';
 import { readBinlog } from '../binlog/reader.js';
-import { listBinlogFiles } from '../binlog/files.js';
+import { listBinlogFiles, splitBinlogName } from '../binlog/files.js';
+import { listJobBackups, listStoredBinlogs, planBinlogPrune, pruneBinlogs } from '../jobs/recoverability.js';
+import { prepareJob } from '../jobs/job.js';
 import { readDumpCoordinates } from '../binlog/dump-coords.js';
 import { replayBinlogs } from '../binlog/replay.js';
 import { fetchBinlogs } from '../binlog/fetch.js';
@@ -279,7 +281,8 @@ export function register(program: Command): void {
     .option('--log-file <path>', 'append the run log to this file instead (its folder is created)')
     .option('--parallel <n>', 'files in flight (default 10)', intFlag('--parallel', 1))
     .option('--max-attempts <n>', `tries per file on transient faults (default ${DEFAULT_RETRY.attempts}; 0 = until it works)`, intFlag('--max-attempts', 0))
-    .option('--ssh-key <path>', 'private key for an sftp:// destination');
+    .option('--ssh-key <path>', 'private key for an sftp:// destination')
+    .option('--keep-for-pitr', "with -c: after the upload, delete the binlogs at the destination that no kept dump of the job (--job, default the first) needs, and do not upload those; see docs/retention.md");
   addGlobalOptions(sync, { goBooleans: true });
   sync.addHelpText(
     'after',
@@ -355,12 +358,42 @@ interface BinlogSyncFlags {
   sshKey?: string;
   dsn?: string;
   job?: string;
+  keepForPitr?: boolean;
+}
+
+/**
+ * `--keep-for-pitr`: the dumps the job keeps at all its destinations, and which binlog names none of them needs. A
+ * destination that cannot be listed is an error: what it keeps is unknown, so nothing may be deleted.
+ */
+async function pitrKeep(cmd: Command, jobName: string | undefined, storage: Storage, prefix: string, log: Logger) {
+  const path = configPath(globals(cmd), false);
+  if (!path) throw new UsageError('--keep-for-pitr needs -c CONFIG (and --job NAME): the kept dumps of that job say which binlogs are still needed.');
+  const loaded = await loadConfigFor(path);
+  const job = jobName ? loaded.config.jobs.find((j) => j.name === jobName) : loaded.config.jobs[0];
+  if (!job) throw new UsageError(`the config has no job named "${jobName}" (jobs: ${loaded.config.jobs.map((j) => j.name).join(', ')}).`);
+  const listings = await listJobBackups(prepareJob(job, loaded.dsns.get(job.name)!, log));
+  const failed = listings.find((l) => l.error);
+  if (failed) throw new OnedumpError(`--keep-for-pitr: job "${job.name}" ${failed.destination} (${failed.location}) could not be listed, so which binlogs its dumps need is unknown: ${failed.error}`);
+  const kept = listings.flatMap((l) => l.backups);
+  const plan = planBinlogPrune(await listStoredBinlogs(storage, prefix), kept);
+  const needed = new Map(plan.needed.map((n) => [n.base, n.seq]));
+  if (plan.notes.length) log.info(`binlog sync --keep-for-pitr: ${plan.notes.join('; ')}`);
+  return {
+    kept,
+    obsolete: (name: string) => {
+      const s = splitBinlogName(name);
+      const n = s ? needed.get(s.prefix) : undefined;
+      return n !== undefined && s!.seq < n;
+    },
+  };
 }
 
 async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptions, log: Logger, storage: Storage, prefix: string, goPrefix?: string): Promise<number> {
   const progress = new TransferProgress(log, 'binlog sync:');
   try {
     const dsn = await resolveDsn(cmd, { dsn: opts.dsn, job: opts.job });
+    // Before the server is asked: a --keep-for-pitr without a config fails first, and what is kept is known.
+    const pitr = opts.keepForPitr ? await pitrKeep(cmd, opts.job, storage, prefix, log) : undefined;
     const conn = await connectMysql(dsn);
     let status;
     try {
@@ -368,6 +401,8 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
     } finally {
       await conn.end().catch(() => undefined);
     }
+    // Files no kept dump needs are not uploaded again (they would be deleted right after).
+    if (pitr) status = { ...status, binlogs: status.binlogs.filter((b) => !pitr.obsolete(b.name)) };
     const out = await syncBinlogs({
       status,
       storage,
@@ -384,7 +419,12 @@ async function runBinlogSync(cmd: Command, opts: BinlogSyncFlags, g: GlobalOptio
       events: syncEvents(progress, log),
     });
     progress.stop();
-    return printSyncResult(out.result, g, storage.describe(prefix), (k) => storage.describe(k));
+    const code = printSyncResult(out.result, g, storage.describe(prefix), (k) => storage.describe(k));
+    if (pitr) {
+      const r = await pruneBinlogs(storage, prefix, pitr.kept, { log, dryRun: Boolean(g.dryRun) });
+      if (g.dryRun) for (const f of r.delete) log.info({ file: f.name }, `dry run: --keep-for-pitr would delete ${storage.describe(f.key)} (${f.reason})`);
+    }
+    return code;
   } finally {
     progress.stop();
     await storage.close?.();

@@ -1,3 +1,4 @@
+import { describeKeep } from '../config/fields.js';
 import { Command, Option } from 'commander';
 import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, loggerFor, type GlobalOptions } from './common.js';
 import { table } from './format.js';
@@ -134,7 +135,7 @@ function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalO
     process.stdout.write(`Plan (dry run: nothing is dumped or written), ${loaded.config.mode}, up to ${loaded.config.mode === 'sequential' ? 1 : loaded.config.maxjobs} at once:\n`);
     for (const j of plan) {
       process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${j.gzip ? ', gzip' : ''}${j.encryptedTo ? `, age-encrypted to ${j.encryptedTo} recipient(s)` : ''}\n`);
-      for (const d of j.destinations) process.stdout.write(`  -> ${d.name}: ${d.location}${d.keep ? ` (keep ${d.keep})` : ''}\n`);
+      for (const d of j.destinations) process.stdout.write(`  -> ${d.name}: ${d.location}${d.keep ? ` (${describeKeep(d.keep)})` : ''}\n`);
     }
   }
   return 0;

@@ -11,6 +11,9 @@ import { register as registerTz } from './tz.js';
 import { register as registerSync } from './sync.js';
 import { register as registerDownload } from './download.js';
 import { register as registerLs } from './ls.js';
+import { register as registerPrune } from './prune.js';
+import { register as registerMark } from './mark.js';
+import { register as registerStatus } from './status.js';
 import { register as registerManifest } from './manifest.js';
 import { register as registerVerify } from './verify.js';
 import { parseDuration } from '../util/duration.js';
@@ -76,6 +79,9 @@ export function buildProgram(): Command {
   registerSync(program);
   registerDownload(program);
   registerLs(program);
+  registerPrune(program);
+  registerMark(program);
+  registerStatus(program);
   registerManifest(program);
   registerVerify(program);
 

@@ -52,3 +52,47 @@ export function metaOf(schema: z.ZodType): FieldMeta | undefined {
   }
   return undefined;
 }
+
+/** The retention tiers `keep:` accepts besides a plain number (restic's `forget --keep-*` meanings). */
+export const KEEP_TIERS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+export type KeepTier = (typeof KEEP_TIERS)[number];
+export type KeepPolicy = number | Partial<Record<KeepTier, number>>;
+
+/**
+ * The `keep:` key of every storage backend: a number (keep the newest N backups of the job there) or tiers
+ * (`{ last: 3, daily: 7, weekly: 4, monthly: 12, yearly: 2 }`: per tier, the newest backup of each of the last N
+ * periods that have one). See docs/retention.md.
+ */
+export function keepField(where: string) {
+  const tier = (what: string) => posInt({ description: what }).optional();
+  const tiers = z
+    .strictObject({
+      last: tier('The newest N backups.'),
+      hourly: tier('The newest backup of each of the last N hours that have one.'),
+      daily: tier('The newest backup of each of the last N days that have one.'),
+      weekly: tier('The newest backup of each of the last N ISO weeks (Monday to Sunday) that have one.'),
+      monthly: tier('The newest backup of each of the last N calendar months that have one.'),
+      yearly: tier('The newest backup of each of the last N calendar years that have one.'),
+    })
+    .refine((t) => KEEP_TIERS.some((k) => t[k] !== undefined), { message: `give at least one of ${KEEP_TIERS.join(', ')}`, when: (p) => p.issues.length === 0 });
+  const either = z.union([z.number().int('must be a whole number').positive('must be at least 1'), tiers], {
+    // Neither form matched: say what is wrong with the form that was meant.
+    error: (iss) => {
+      if (iss.code !== 'invalid_union') return undefined;
+      const v = iss.input;
+      const first = v !== null && typeof v === 'object' ? tiers.safeParse(v).error?.issues[0] : undefined;
+      if (first) return `${first.path.length ? `${first.path.join('.')}: ` : ''}${first.message}`;
+      return typeof v === 'number' ? 'must be a whole number of at least 1' : 'must be a number (keep the newest N) or tiers such as { daily: 7, weekly: 4 }';
+    },
+  });
+  return described(either.optional(), {
+    description: `Retention of this job's backups ${where}, applied after each successful run: a number keeps the newest N; tiers such as { last: 3, daily: 7, weekly: 4, monthly: 12, yearly: 2 } keep, per tier, the newest backup of each of the last N periods that have one (periods in UTC, or the job's timezone). Backups marked with \`onedump mark --keep\` are never deleted. See docs/retention.md.`,
+    example: { last: 3, daily: 7, weekly: 4, monthly: 12 },
+  });
+}
+
+/** `keep: 7` → "keep 7"; tiers → "keep last 3, daily 7". */
+export function describeKeep(k: KeepPolicy): string {
+  if (typeof k === 'number') return `keep ${k}`;
+  return `keep ${KEEP_TIERS.filter((t) => k[t] !== undefined).map((t) => `${t} ${k[t]}`).join(', ')}`;
+}

@@ -120,7 +120,8 @@ export function formatIssues(root: z.ZodType, issues: ReadonlyArray<z.core.$ZodI
         break;
       case 'invalid_union': {
         const first = issue.errors.flat()[0];
-        out.push(`${where}: ${first?.message ?? issue.message}`);
+        // A union with its own message (e.g. keep:, a number or tiers) says best what is wrong.
+        out.push(`${where}: ${issue.message && issue.message !== 'Invalid input' ? issue.message : (first?.message ?? issue.message)}`);
         break;
       }
       default:

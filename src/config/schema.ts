@@ -83,6 +83,24 @@ export const jobSchema = z.strictObject({
     .meta({ description: 'Restore drills (`onedump verify`, and the daemon when schedule is set): restore the newest backup into a scratch server and compare every table with its manifest.' })
     .optional(),
   storage: storageSchema.meta({ description: 'Where the dump goes; every entry receives the same bytes.', go: true }),
+  binlogs: z
+    .strictObject({
+      url: str({
+        description:
+          "The folder this job's server's binlogs are uploaded to by `onedump binlog sync --to URL`: the same URL (a path, s3://, sftp://, gdrive://, dropbox://; credentials as for --to).",
+        example: 's3://backups/app-binlogs/',
+      }),
+      prune: bool({
+        description:
+          'After each successful run and in `onedump prune`, delete the binlog files there that no kept dump needs for point-in-time recovery (older than the oldest kept dump\'s binlog file). Default true.',
+      }).default(true),
+    })
+    .meta({ description: "Where this job's binlogs are: for PITR-aware binlog retention and `onedump status` (see docs/retention.md)." })
+    .optional(),
+  maxlag: duration({
+    description: '`onedump status` exits 1 when the latest instant this job can be restored to is older than this.',
+    example: '2h',
+  }).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import { errorMessage } from '../util/errors.js';
-import { MANIFEST_SUFFIX, VERIFY_SUFFIX, isSidecar, readJson, readManifest, type BackupManifest } from './manifest.js';
+import { KEEP_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX, isSidecar, readJson, readManifest, type BackupManifest } from './manifest.js';
 import { PARTIAL_SUFFIX } from '../storage/types.js';
 
 /** The last `onedump verify` of a backup, as stored in NAME.verify.json. */
@@ -31,9 +31,12 @@ export interface CatalogEntry {
   verify?: VerifyRecord;
   encrypted: boolean;
   compressed: boolean;
+  /** Marked permanent (`onedump mark --keep`: a NAME.keep beside it); retention never deletes it. */
+  marked: boolean;
 }
 
-function timeFromName(name: string): string | undefined {
+/** The time of a name's YYYYMMDDHHMMSS- prefix (the job's unique naming, UTC), as ISO 8601. */
+export function timeFromName(name: string): string | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})-/.exec(name);
   return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z` : undefined;
 }
@@ -42,7 +45,11 @@ function timeFromName(name: string): string | undefined {
  * Lists the backups in a folder of a storage, newest first, with their manifests and last verification. `accept`
  * narrows it to one job's names (what retention counts); sidecars and upload leftovers are never listed as backups.
  */
-export async function listBackups(storage: Storage, dir: string, opts: { accept?: (name: string) => boolean; signal?: AbortSignal } = {}): Promise<CatalogEntry[]> {
+export async function listBackups(
+  storage: Storage,
+  dir: string,
+  opts: { accept?: (name: string) => boolean; signal?: AbortSignal; /** false: the listing only, no sidecar reads (default true). */ sidecars?: boolean } = {},
+): Promise<CatalogEntry[]> {
   const objects = new Map<string, { size: number; modified?: Date }>();
   for await (const o of storage.list(dir)) {
     const rest = o.key.slice(dir.length);
@@ -61,15 +68,16 @@ export async function listBackups(storage: Storage, dir: string, opts: { accept?
       location: storage.describe(key),
       encrypted: /\.age$/.test(name),
       compressed: /\.gz(\.age)?$/.test(name),
+      marked: objects.has(key + KEEP_SUFFIX),
     };
-    if (objects.has(key + MANIFEST_SUFFIX)) {
+    if (opts.sidecars !== false && objects.has(key + MANIFEST_SUFFIX)) {
       try {
         e.manifest = await readManifest(storage, key, opts.signal);
       } catch (err) {
         e.manifestError = errorMessage(err);
       }
     }
-    if (objects.has(key + VERIFY_SUFFIX)) {
+    if (opts.sidecars !== false && objects.has(key + VERIFY_SUFFIX)) {
       try {
         e.verify = (await readJson(storage, key + VERIFY_SUFFIX, opts.signal)) as VerifyRecord;
       } catch (err) {

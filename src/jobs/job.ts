@@ -4,11 +4,13 @@ import type { Destination } from '../storage/types.js';
 import type { Dumper } from '../dump/types.js';
 import type { JobResult } from '../notify/types.js';
 import type { Logger } from '../util/logger.js';
+import type { KeepPolicy } from '../config/fields.js';
 import { storageBackends, storageFromUrl } from '../storage/registry.js';
 import { createDumper } from '../dump/registry.js';
 import { backupKey, namingOf } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
+import { pruneJob } from './recoverability.js';
 import { buildManifest, manifestKey, putJson } from './manifest.js';
 import { VERSION } from '../version.js';
 import { TableTally, tallyFlavour } from '../dump/tally.js';
@@ -22,7 +24,7 @@ export interface PreparedJob {
   dsn: ParsedDsn;
   dumper: Dumper;
   /** Each destination with the key as configured (before naming), for retention. */
-  targets: Array<{ name: string; kind: string; configuredKey: string; keep?: number; build: () => Destination; location: string }>;
+  targets: Array<{ name: string; kind: string; configuredKey: string; keep?: KeepPolicy; build: () => Destination; location: string }>;
 }
 
 /** Builds a job's dumper and destination factories; throws (exit 2) on anything that is not built or not valid. */
@@ -52,11 +54,11 @@ export function prepareJob(job: JobConfig, dsn: ParsedDsn, log: Logger, urls: st
         name,
         kind: backend.kind,
         configuredKey: probe.key,
-        keep: (opts as { keep?: number }).keep,
+        keep: (opts as { keep?: KeepPolicy }).keep,
         location: backend.describe(opts),
         build: () => {
           const t = backend.fromConfig(opts, { log });
-          return { name, storage: t.storage, key: t.key, keep: (opts as { keep?: number }).keep };
+          return { name, storage: t.storage, key: t.key, keep: (opts as { keep?: KeepPolicy }).keep };
         },
       });
     });
@@ -143,7 +145,9 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
             info: result.info,
             tally: tally?.result(),
             objects: tally?.objectList(),
-            startedAt,
+            // The run's time as the runner gave it, which the name's timestamp uses too, so that the two agree
+            // (retention reads either); in a real run it is the moment the run began.
+            startedAt: o.now.toISOString(),
             finishedAt,
             name: x.destination.key.split('/').pop() ?? x.destination.key,
             size: result.bytes,
@@ -168,9 +172,18 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         const d = destinations.find((x) => x.name === t.name);
         if (!t.keep || !d || !okOutcomes.some((x) => x.destination.name === t.name) || !resultDest.find((x) => x.name === t.name)?.ok) continue;
         try {
-          await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log });
+          await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log, timeZone: job.timezone, protect: d.key, signal });
         } catch (err) {
           log.warn(`retention at ${t.name} failed: ${errorMessage(err)}`);
+        }
+      }
+      // PITR-aware binlog retention: the binlogs no dump still kept at any destination needs.
+      if (!error && job.binlogs?.prune) {
+        try {
+          const r = await pruneJob(p, { log, signal, binlogsOnly: true });
+          if (r.binlogs?.error) log.warn(`binlog retention at ${r.binlogs.location} skipped: ${r.binlogs.error}`);
+        } catch (err) {
+          log.warn(`binlog retention failed: ${errorMessage(err)}`);
         }
       }
     }

@@ -15,6 +15,12 @@ export const MANIFEST_SUFFIX = '.manifest.json';
 export const VERIFY_SUFFIX = '.verify.json';
 /** Files that belong to a backup and go with it when retention deletes it. */
 export const SIDECAR_SUFFIXES = [MANIFEST_SUFFIX, VERIFY_SUFFIX] as const;
+/**
+ * `onedump mark --keep` stores an empty `NAME.keep` next to a backup: retention and prune never delete a backup that
+ * has one. Not in SIDECAR_SUFFIXES (a marked backup is never deleted, so its mark never goes with it), but it is a
+ * sidecar: never listed as a backup.
+ */
+export const KEEP_SUFFIX = '.keep';
 
 export const MANIFEST_FORMAT = 'onedump-backup-manifest';
 export const MANIFEST_VERSION = 1;
@@ -94,7 +100,7 @@ export function manifestKey(backupKey: string): string {
 }
 
 export function isSidecar(key: string): boolean {
-  return SIDECAR_SUFFIXES.some((s) => key.endsWith(s));
+  return key.endsWith(KEEP_SUFFIX) || SIDECAR_SUFFIXES.some((s) => key.endsWith(s));
 }
 
 /** Stores a small JSON document next to a backup; never half visible (the backend's put commits it whole). */

@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { str, secret, posInt } from '../config/fields.js';
+import { str, secret, keepField } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
@@ -550,7 +550,7 @@ const dropboxOptions = z.strictObject({
   refreshtoken: secret({ description: 'OAuth refresh token.', go: true }),
   clientid: str({ description: 'App key (client id).', go: true }),
   clientsecret: secret({ description: 'App secret (client secret).', go: true }),
-  keep: posInt({ description: 'Keep only the newest N backups of this job in the folder.' }).optional(),
+  keep: keepField('in the folder'),
 });
 export type DropboxOptions = z.infer<typeof dropboxOptions>;
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { z } from 'zod';
-import { str, secret, posInt } from '../config/fields.js';
+import { str, secret, keepField } from '../config/fields.js';
 import { PermanentError, TransientError, UsageError, isTransient, errorMessage } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
@@ -503,7 +503,7 @@ const gdriveOptions = z.strictObject({
   folderid: str({ description: 'Id of the Drive folder (shared with the service account).', go: true }),
   email: str({ description: 'Service account e-mail.', example: 'backup@project.iam.gserviceaccount.com', go: true }),
   privatekey: secret({ description: 'Service account private key (PEM).', go: true }),
-  keep: posInt({ description: 'Keep only the newest N backups of this job in the folder.' }).optional(),
+  keep: keepField('in the folder'),
 });
 export type GDriveOptions = z.infer<typeof gdriveOptions>;
 

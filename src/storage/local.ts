@@ -7,7 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { z } from 'zod';
-import { str, described } from '../config/fields.js';
+import { str, keepField } from '../config/fields.js';
 import { PermanentError } from '../util/errors.js';
 import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, type Storage, type StoredObject } from './types.js';
 import type { StorageBackend } from './backend.js';
@@ -222,10 +222,7 @@ async function syncDir(dir: string): Promise<void> {
 
 const localOptions = z.strictObject({
   path: str({ description: 'File path of the backup (absolute, or relative to the working folder; ~ is expanded).', example: '/backups/app.sql', go: true }),
-  keep: described(z.number().int().positive().optional(), {
-    description: 'Keep only the newest N backups of this job in this folder (retention); older ones are deleted after a successful run.',
-    example: 7,
-  }),
+  keep: keepField('in this folder'),
   mode: modeField(
     'Permission bits of the backup file, an octal string in quotes (`mode: "0640"` lets the group read it); set exactly, whatever the umask. Also used by `onedump sync --storage` to this entry. Default "0600": backups hold data, so only the owner reads them (the Go tool created them 0666 less the umask, usually 0644).',
   ),

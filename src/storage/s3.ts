@@ -2,7 +2,7 @@ import { Readable, addAbortSignal } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3';
-import { str, secret, described, bool, posInt } from '../config/fields.js';
+import { str, secret, described, bool, posInt, keepField } from '../config/fields.js';
 import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage, isTransient } from '../util/errors.js';
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
@@ -484,7 +484,7 @@ const s3Options = z.strictObject({
     description: 'SDK request checksums: when_supported (AWS default) or when_required (for stores that mishandle aws-chunked uploads, such as s3rver).',
     example: 'when_required',
   }),
-  keep: posInt({ description: 'Keep only the newest N backups of this job under this prefix.', example: 7 }).optional(),
+  keep: keepField('under this prefix'),
 });
 export type S3Options = z.infer<typeof s3Options>;
 

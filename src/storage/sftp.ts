@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { z } from 'zod';
 import type { SFTPWrapper, Stats } from 'ssh2';
-import { str, posInt, described, bool } from '../config/fields.js';
+import { str, described, bool, keepField } from '../config/fields.js';
 import { sshFields } from '../ssh/options.js';
 import { connectSsh, sshTarget, shellQuote, splitHostPort, type SshSession, type SshTarget } from '../ssh/client.js';
 import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage, isTransient } from '../util/errors.js';
@@ -742,7 +742,7 @@ const sftpOptions = z.strictObject({
     example: 10,
   }),
   sha256sum: bool({ description: 'After upload, run sha256sum on the server over SSH and compare with the sha256 of the bytes sent.', example: true }).optional(),
-  keep: posInt({ description: 'Keep only the newest N backups of this job in the remote folder.', example: 7 }).optional(),
+  keep: keepField('in the remote folder'),
   mode: modeField(
     'Permission bits of the remote backup file, an octal string in quotes (`mode: "0640"` lets the group read it); set exactly, whatever the server\'s umask. Also used by `onedump sync --storage` to this entry. Folders onedump creates get the matching search bits ("0640" → 0750). Default "0600" (folders 0700): backups hold data (the Go tool left the mode to the server: usually 0644).',
   ),

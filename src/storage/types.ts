@@ -1,3 +1,4 @@
+import type { KeepPolicy } from '../config/fields.js';
 import type { Readable } from 'node:stream';
 import type { RetryPolicy } from '../util/retry.js';
 import type { FileMode } from './mode.js';
@@ -71,6 +72,6 @@ export interface Destination {
   name: string;
   storage: Storage;
   key: string;
-  /** Retention: keep only the newest N backups of this job at this destination. */
-  keep?: number;
+  /** Retention of this job's backups at this destination: the newest N, or tiers (see docs/retention.md). */
+  keep?: KeepPolicy;
 }

@@ -1,0 +1,95 @@
+import type { Command } from 'commander';
+import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, type GlobalOptions } from './common.js';
+import { selectJobs } from './jobs-select.js';
+import { prepareJob } from '../jobs/job.js';
+import { computeRecoverability, listJobBackups, listStoredBinlogs, openJobBinlogs, storedBinlogEnd, type Recoverability, type StoredBinlog } from '../jobs/recoverability.js';
+import { parseDuration, formatDuration } from '../util/duration.js';
+import { silentLogger } from '../util/logger.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface StatusFlags extends GlobalOptions {
+  job?: string[];
+}
+
+interface JobStatus extends Partial<Recoverability> {
+  job: string;
+  ok: boolean;
+  problems: string[];
+  binlogs?: string;
+  maxlag?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('status')
+    .description("per job, from what is on its destinations: the earliest and latest instant it can be restored to, the newest full backup, the binlog chain and any gap; exit 1 on a gap or when the latest instant is older than the job's maxlag")
+    .option('--job <name...>', 'only these jobs');
+  addGlobalOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    examples(
+      'onedump status -c jobs.yml                  the recoverability window of every job',
+      'onedump status -c jobs.yml --job app --json for monitoring (exit 1 on a gap or lag)',
+    ),
+  );
+  cmd.action(action(async (_opts: unknown, c: Command) => runStatusCommand(globals(c) as StatusFlags)));
+}
+
+export async function runStatusCommand(flags: StatusFlags, now = new Date()): Promise<number> {
+  const loaded = await loadConfigFor(configPath(flags)!);
+  const out: JobStatus[] = [];
+  for (const job of selectJobs(loaded, flags.job)) {
+    const st: JobStatus = { job: job.name, ok: true, problems: [], maxlag: job.maxlag === undefined ? undefined : String(job.maxlag) };
+    const p = prepareJob(job, loaded.dsns.get(job.name)!, silentLogger);
+    const listings = await listJobBackups(p);
+    for (const l of listings) if (l.error) st.problems.push(`${l.destination} (${l.location}) could not be listed: ${l.error}`);
+    const bl = openJobBinlogs(job, silentLogger);
+    let stored: StoredBinlog[] | undefined;
+    try {
+      if (bl) {
+        st.binlogs = bl.location;
+        try {
+          stored = await listStoredBinlogs(bl.storage, bl.prefix);
+        } catch (err) {
+          st.problems.push(`the binlogs at ${bl.location} could not be listed: ${errorMessage(err)}`);
+        }
+      }
+      const r = await computeRecoverability(
+        listings.flatMap((l) => l.backups),
+        stored,
+        (b) => storedBinlogEnd(bl!.storage, b),
+      );
+      Object.assign(st, r);
+    } finally {
+      await bl?.storage.close?.();
+    }
+    for (const g of st.gaps ?? []) st.problems.push(`binlog gap: ${g.missing.join(', ')} ${g.reason}${g.after || g.before ? ` (between ${g.after ?? '?'} and ${g.before ?? '?'})` : ''}`);
+    if (!st.windows?.length) st.problems.push('no backup to restore');
+    const lagMs = job.maxlag !== undefined ? parseDuration(job.maxlag) : undefined;
+    if (lagMs !== undefined && st.latest && now.getTime() - Date.parse(st.latest) > lagMs) {
+      st.problems.push(`the latest recoverable instant ${st.latest} is ${formatDuration(now.getTime() - Date.parse(st.latest))} old, more than maxlag ${job.maxlag}`);
+    }
+    st.ok = st.problems.length === 0;
+    out.push(st);
+  }
+  const ok = out.every((s) => s.ok);
+  if (flags.json) process.stdout.write(JSON.stringify({ ok, jobs: out }, null, 2) + '\n');
+  else for (const s of out) process.stdout.write(render(s));
+  return ok ? 0 : 1;
+}
+
+function render(s: JobStatus): string {
+  let o = `job "${s.job}": ${s.ok ? 'ok' : 'PROBLEMS'}\n`;
+  o += `  newest backup:  ${s.newestBackup ? `${s.newestBackup.location} (${s.newestBackup.time})` : 'none'}\n`;
+  o += `  restorable:     ${s.earliest ? `${s.earliest} .. ${s.latest}` : 'nothing'}${s.maxlag ? ` (maxlag ${s.maxlag})` : ''}\n`;
+  for (const w of s.windows ?? []) {
+    o += `    window ${w.from} .. ${w.to}  from ${w.dump}${w.binlogs ? ` + ${w.binlogs.first} .. ${w.binlogs.last}` : ' (the dump only)'}\n`;
+  }
+  if (s.binlogs) {
+    const c = s.chain ?? [];
+    o += `  binlogs:        ${s.binlogs}: ${c.length ? `${c.length} file(s), ${c[0]!.name} .. ${c[c.length - 1]!.name}` : 'none'}\n`;
+  }
+  for (const n of s.notes ?? []) o += `  note: ${n}\n`;
+  for (const p of s.problems) o += `  problem: ${p}\n`;
+  return o + '\n';
+}
