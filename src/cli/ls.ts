@@ -114,6 +114,7 @@ function jsonListing(l: Listing) {
       binlog: b.manifest?.binlog,
       compressed: b.compressed,
       encrypted: b.encrypted,
+      marked: b.marked,
       manifest: b.manifest ? true : false,
       manifestError: b.manifestError,
       verified: b.verify ? { ok: b.verify.ok, at: b.verify.at, differences: b.verify.differences.length } : undefined,
@@ -141,7 +142,8 @@ function render(l: Listing): string {
     b.manifest?.databases?.join(',') ?? '-',
     b.manifest?.binlog ? `${b.manifest.binlog.file}:${b.manifest.binlog.position}` : '-',
     b.encrypted ? 'age' : '-',
+    b.marked ? 'keep' : '-',
     b.verify ? `${b.verify.ok ? 'ok' : 'FAILED'} ${age(b.verify.at)}` : 'never',
   ]);
-  return head + table(['TIME', 'NAME', 'SIZE', 'SHA256', 'DATABASES', 'BINLOG', 'ENC', 'VERIFIED'], rows) + '\n';
+  return head + table(['TIME', 'NAME', 'SIZE', 'SHA256', 'DATABASES', 'BINLOG', 'ENC', 'MARK', 'VERIFIED'], rows) + '\n';
 }
