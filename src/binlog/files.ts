@@ -45,6 +45,20 @@ export async function listBinlogFiles(dir: string, prefix?: string): Promise<Bin
  * The binlogs to replay: the start file and every later one of the same series. A gap in the numbering would
  * silently lose changes, so it is an error.
  */
+/**
+ * The consecutive binlogs from `startFile` on, up to the first missing one: `gap` names the files on either side
+ * of it. A restore to an instant before the gap is whole; one after it would lose changes.
+ */
+export async function binlogChainFrom(dir: string, startFile: string): Promise<{ files: BinlogFileRef[]; gap?: { after: string; before: string } }> {
+  try {
+    return { files: await binlogsFrom(dir, startFile) };
+  } catch (err) {
+    const gap = (err as { gap?: { after: string; before: string; files: BinlogFileRef[] } }).gap;
+    if (!gap) throw err;
+    return { files: gap.files, gap: { after: gap.after, before: gap.before } };
+  }
+}
+
 export async function binlogsFrom(dir: string, startFile: string): Promise<BinlogFileRef[]> {
   const start = splitBinlogName(startFile);
   const all = await listBinlogFiles(dir);
@@ -61,8 +75,9 @@ export async function binlogsFrom(dir: string, startFile: string): Promise<Binlo
     const prev = chosen[k - 1] as BinlogFileRef;
     const cur = chosen[k] as BinlogFileRef;
     if (cur.seq !== prev.seq + 1) {
-      throw new OnedumpError(
-        `binlog files are missing from ${dir} between ${prev.name} and ${cur.name}; replaying across the gap would lose changes.`,
+      throw Object.assign(
+        new OnedumpError(`binlog files are missing from ${dir} between ${prev.name} and ${cur.name}; replaying across the gap would lose changes.`),
+        { gap: { after: prev.name, before: cur.name, files: chosen.slice(0, k) } },
       );
     }
   }

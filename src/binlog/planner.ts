@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { OnedumpError, UsageError } from '../util/errors.js';
 import { formatLocal } from './datetime.js';
-import { binlogsFrom, listBinlogFiles, splitBinlogName, type BinlogFileRef } from './files.js';
+import { binlogChainFrom, binlogsFrom, listBinlogFiles, splitBinlogName, type BinlogFileRef } from './files.js';
 import { EventType } from './event-types.js';
 import { readBinlog } from './reader.js';
 
@@ -20,6 +20,12 @@ export interface PlanInput {
   stopDatetime?: number;
   stopPosition?: StopPosition;
   verifyChecksums?: boolean;
+  /**
+   * `onedump restore --until`: refuse a stop time outside what the binlogs can restore to (after their last event,
+   * or past a missing file), with that window in the message, instead of replaying all there is (mysqlbinlog's and
+   * the Go tool's `binlog restore` behaviour, kept there).
+   */
+  window?: boolean;
 }
 
 export interface PlannedFile {
@@ -64,7 +70,8 @@ export async function planReplay(input: PlanInput): Promise<ReplayPlan> {
   // 0 is the Go tool's default and mysqlbinlog reads it as the start of the file, like 4.
   const startPos = input.startPos === undefined || input.startPos === 0 ? 4 : input.startPos;
   if (!Number.isInteger(startPos) || startPos < 4) throw new UsageError(`the start position must be 0 (the start of the file) or a whole number of at least 4 (got ${input.startPos}).`);
-  let files = await binlogsFrom(input.dir, input.startFile);
+  const chain = input.window && input.stopDatetime !== undefined ? await binlogChainFrom(input.dir, input.startFile) : { files: await binlogsFrom(input.dir, input.startFile) };
+  let files = chain.files;
   const stopPos = input.stopPosition;
   let stopFile: BinlogFileRef | undefined;
   if (stopPos) {
@@ -138,6 +145,15 @@ export async function planReplay(input: PlanInput): Promise<ReplayPlan> {
       `the stop time ${formatLocal(T)} is before the first event after the starting point (${s.file} at ${s.pos}, ${formatLocal(s.timestamp)}) and after the last change before it${before.event ? ` (${formatLocal(before.event.timestamp)})` : ''}: the starting point is the state at that time, so there is nothing to replay.`,
     );
     return plan;
+  }
+  // Timestamps are whole seconds: up to the end of the last event's second the state is that after the last event;
+  // later than that (or past a missing file) it is not known.
+  if (T !== undefined && !plan.stop && input.window && (chain.gap || T > (plan.last?.timestamp ?? 0) + 1)) {
+    const end = plan.last ? `${formatLocal(plan.last.timestamp)} (${plan.last.file} at ${plan.last.pos})` : `the starting point ${input.startFile}:${startPos}`;
+    const gap = chain.gap ? `, after which ${chain.gap.after} is followed by ${chain.gap.before}: the binlogs between them are missing` : '';
+    throw new OnedumpError(
+      `the stop time ${formatLocal(T)} is outside what these binlogs can restore to: from the dump's snapshot (${input.startFile}:${startPos}) up to ${end}${gap}; restore to an instant in that window (at most ${formatLocal((plan.last?.timestamp ?? 0) + 1)})${chain.gap ? ', or add the missing binlogs' : ', or ship newer binlogs first (binlog sync)'}.`,
+    );
   }
   if (T !== undefined && !plan.stop) {
     const where = plan.last ? ` (${plan.last.file} at ${plan.last.pos}, ${formatLocal(plan.last.timestamp)})` : '';

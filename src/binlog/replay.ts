@@ -8,12 +8,14 @@ import { createSecretFile } from '../util/secret-file.js';
 import { parseStopDatetime, formatLocal } from './datetime.js';
 import { findProgram } from './mysql-client.js';
 import { clientDefaults } from '../dump/mysqldump.js';
-import { binlogsFrom } from './files.js';
+import { binlogChainFrom, binlogsFrom } from './files.js';
 import { mysqlbinlogRuns, planReplay, type ReplayPlan, type StopPosition } from './planner.js';
 
 export interface ReplayOptions {
   /** Folder holding the binlog files. */
   dir: string;
+  /** Refuse a stop time outside what the binlogs can restore to (see PlanInput.window): `onedump restore --until`. */
+  window?: boolean;
   startFile: string;
   startPos?: number;
   /** `YYYY-MM-DD HH:MM:SS` (local time), with optional `Z`/`±hh:mm`, or epoch seconds. */
@@ -67,7 +69,8 @@ export async function prepareReplay(opts: ReplayOptions): Promise<PreparedReplay
   const stopDatetime = typeof opts.stopDatetime === 'string' ? parseStopDatetime(opts.stopDatetime) : opts.stopDatetime;
   const stopPosition = typeof opts.stopPosition === 'number' ? { pos: opts.stopPosition } : opts.stopPosition;
   // Cheap checks first (folder, start file), so a typo is not reported as a missing DSN.
-  await binlogsFrom(opts.dir, opts.startFile);
+  if (opts.window && stopDatetime !== undefined) await binlogChainFrom(opts.dir, opts.startFile);
+  else await binlogsFrom(opts.dir, opts.startFile);
   const mysqlbinlog = findProgram(opts.mysqlbinlogPath, ['mysqlbinlog', 'mariadb-binlog'], 'mysqlbinlog', '--mysqlbinlog-path');
   let mysql: string | undefined;
   let dsn;
@@ -83,7 +86,7 @@ export async function prepareReplay(opts: ReplayOptions): Promise<PreparedReplay
   } else if (!opts.out) {
     throw new UsageError('a dry run needs somewhere to print the SQL.');
   }
-  const plan = await planReplay({ dir: opts.dir, startFile: opts.startFile, startPos: opts.startPos, stopDatetime, stopPosition });
+  const plan = await planReplay({ dir: opts.dir, startFile: opts.startFile, startPos: opts.startPos, stopDatetime, stopPosition, window: opts.window });
   for (const n of plan.notes) log.info(n);
   const runs = mysqlbinlogRuns(plan, opts.maxFilesPerRun ?? 10);
   log.info(

@@ -124,7 +124,7 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
       let events: { events: number; stop: string | null; notes: string[] } | undefined;
       if (coords && binlogDir && !isUrl(binlogDir)) {
         const local = binlogDir.startsWith('file://') ? fileURLToPath(binlogDir) : resolve(binlogDir);
-        const pr = await prepareReplay({ dir: local, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dryRun: true, out: process.stdout, logger: log });
+        const pr = await prepareReplay({ dir: local, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dryRun: true, out: process.stdout, logger: log, window: true });
         events = { events: pr.plan.events, stop: pr.plan.stop ? `${pr.plan.stop.file}:${pr.plan.stop.pos}` : null, notes: pr.plan.notes };
       }
       const replay = coords ? { binlogs: binlogDir, startFile: coords.file, startPos: coords.pos, until: flags.until, ...events } : undefined;
@@ -144,7 +144,7 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
     // mysqlbinlog then fails with the target untouched.
     let prepared: PreparedReplay | undefined;
     if (coords && binlogDir) {
-      prepared = await prepareReplay({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal });
+      prepared = await prepareReplay({ dir: binlogDir, startFile: coords.file, startPos: coords.pos, stopDatetime: flags.until, dsn: dsnText, logger: log, signal: ac.signal, window: true });
     }
     const r = await restoreDump({ ...opts, onProgress: (bytes, total) => progress.update('restore', bytes, total) });
     progress.stop();

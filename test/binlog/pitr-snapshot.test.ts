@@ -1,11 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDumpCoordinates } from '../../src/binlog/dump-coords.js';
 import { readBinlog } from '../../src/binlog/reader.js';
 import { listBinlogFiles } from '../../src/binlog/files.js';
-import { startMariaDB, type MariaDBInstance } from '../../testutils/mariadb.js';
+import { settleBinlogs, startMariaDB, type MariaDBInstance } from '../../testutils/mariadb.js';
 import { runCli } from '../../testutils/cli.js';
 import { sql } from './helpers.js';
 
@@ -53,6 +53,7 @@ describe('point-in-time restore right after a backup (issue 15)', () => {
   let lastChange: number; // the timestamp of the dump's newest change (before its binlog position)
   let nextEvent: number; // the timestamp of the first event after the dump's position
   let dumpEnded: number;
+  let lastEvent: number; // the timestamp of the last event of the last binlog
   const states = new Map<string, string>();
 
   beforeAll(async () => {
@@ -90,6 +91,7 @@ describe('point-in-time restore right after a backup (issue 15)', () => {
         if (i === 0 && e.pos < coords.pos) {
           if (['Query', 'Xid', 'Gtid', 'Write_rows', 'Update_rows', 'Delete_rows', 'Table_map', 'Annotate_rows'].includes(e.typeName)) lastChange = Math.max(lastChange, e.timestamp);
         } else if (!nextEvent) nextEvent = e.timestamp;
+        lastEvent = e.timestamp;
       }
     }
   }, 180_000);
@@ -127,12 +129,43 @@ describe('point-in-time restore right after a backup (issue 15)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Replayed \d+ binlog events from mysql-bin\.\d+:\d+ until /m);
     expect(state(dst)).toBe(states.get('after1'));
-    // And a local time (this command's bare form; the child runs in Europe/Paris) after everything.
+    // And a local time (this command's bare form; the child runs in Europe/Paris) at the end of the last event's
+    // second: everything is replayed.
     sql(dst, 'DROP DATABASE IF EXISTS app;');
-    const paris = new Date((nowS() + 3600) * 1000).toLocaleString('sv-SE', { timeZone: 'Europe/Paris' });
-    const all = await restore(paris);
+    const paris = (t: number) => new Date(t * 1000).toLocaleString('sv-SE', { timeZone: 'Europe/Paris' });
+    const all = await restore(paris(lastEvent + 1));
     expect(all.code, all.stderr).toBe(0);
     expect(state(dst)).toBe(states.get('after2'));
+    // Later than that the binlogs do not say what the state was (issue 17): refused with the window, target untouched.
+    const later = await restore(paris(nowS() + 3600));
+    expect(later.code).toBe(1);
+    expect(later.stderr).toMatch(/^onedump: the stop time .* is outside what these binlogs can restore to: from the dump's snapshot \(mysql-bin\.\d+:\d+\) up to .* \(mysql-bin\.\d+ at \d+\); restore to an instant in that window \(at most .*\), or ship newer binlogs first \(binlog sync\)\.$/m);
+    expect(state(dst)).toBe(states.get('after2'));
+  }, 120_000);
+
+  it('a missing binlog splits the window: an instant before the gap restores, one after it is refused before anything runs (issue 17)', async () => {
+    // Two more binlog files with changes (later than every instant the other tests restore to), then a copy of the
+    // binlog folder without the file after the dump's own.
+    sql(src, 'FLUSH BINARY LOGS; UPDATE app.u SET n = n + 1; FLUSH BINARY LOGS; UPDATE app.t SET n = n - 1;');
+    await settleBinlogs(() => src.connect());
+    const coords = await readDumpCoordinates(dump);
+    const files = (await listBinlogFiles(binlogDir)).filter((f) => f.name >= coords.file);
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    let newest = 0;
+    for await (const e of readBinlog(files[files.length - 1]!.path)) newest = Math.max(newest, e.timestamp);
+    const gapped = mkdtempSync(join(tmpdir(), 'onedump-pitr-gap-'));
+    for (const f of files) if (f !== files[1]) copyFileSync(f.path, join(gapped, f.name));
+    const restoreFrom = (dir: string, until: string, extra: string[] = []) =>
+      runCli(['restore', '--from', dump, '--dsn', '-', '--binlogs', dir, '--until', until, ...extra], { env: { ONEDUMP_RESTORE_DSN: dst.dsn('app'), TZ: 'Europe/Paris' } });
+    sql(dst, 'DROP DATABASE IF EXISTS app;');
+    const before = await restoreFrom(gapped, iso(nextEvent + 1));
+    expect(before.code, before.stderr).toBe(0);
+    expect(state(dst)).toBe(states.get('after1'));
+    const after = await restoreFrom(gapped, iso(newest + 1));
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(new RegExp(`outside what these binlogs can restore to: .*, after which ${files[0]!.name.replace('.', '\\.')} is followed by ${files[2]!.name.replace('.', '\\.')}: the binlogs between them are missing; .*, or add the missing binlogs\\.`));
+    // Refused before the dump was loaded: the target still holds the earlier restore.
+    expect(state(dst)).toBe(states.get('after1'));
   }, 120_000);
 
   it('an instant before the snapshot is refused with one sentence, exit 1, and the target untouched', async () => {
