@@ -2,22 +2,13 @@ import type { Command } from 'commander';
 import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, type GlobalOptions } from './common.js';
 import { selectJobs } from './jobs-select.js';
 import { prepareJob } from '../jobs/job.js';
-import { computeRecoverability, listJobBackups, listStoredBinlogs, openJobBinlogs, storedBinlogEnd, type Recoverability, type StoredBinlog } from '../jobs/recoverability.js';
-import { parseDuration, formatDuration } from '../util/duration.js';
+import { jobStatus, type JobStatus } from '../jobs/recoverability.js';
 import { silentLogger } from '../util/logger.js';
-import { errorMessage } from '../util/errors.js';
 
 export interface StatusFlags extends GlobalOptions {
   job?: string[];
 }
 
-interface JobStatus extends Partial<Recoverability> {
-  job: string;
-  ok: boolean;
-  problems: string[];
-  binlogs?: string;
-  maxlag?: string;
-}
 
 export function register(program: Command): void {
   const cmd = program
@@ -38,40 +29,7 @@ export function register(program: Command): void {
 export async function runStatusCommand(flags: StatusFlags, now = new Date()): Promise<number> {
   const loaded = await loadConfigFor(configPath(flags)!);
   const out: JobStatus[] = [];
-  for (const job of selectJobs(loaded, flags.job)) {
-    const st: JobStatus = { job: job.name, ok: true, problems: [], maxlag: job.maxlag === undefined ? undefined : String(job.maxlag) };
-    const p = prepareJob(job, loaded.dsns.get(job.name)!, silentLogger);
-    const listings = await listJobBackups(p);
-    for (const l of listings) if (l.error) st.problems.push(`${l.destination} (${l.location}) could not be listed: ${l.error}`);
-    const bl = openJobBinlogs(job, silentLogger);
-    let stored: StoredBinlog[] | undefined;
-    try {
-      if (bl) {
-        st.binlogs = bl.location;
-        try {
-          stored = await listStoredBinlogs(bl.storage, bl.prefix);
-        } catch (err) {
-          st.problems.push(`the binlogs at ${bl.location} could not be listed: ${errorMessage(err)}`);
-        }
-      }
-      const r = await computeRecoverability(
-        listings.flatMap((l) => l.backups),
-        stored,
-        (b) => storedBinlogEnd(bl!.storage, b),
-      );
-      Object.assign(st, r);
-    } finally {
-      await bl?.storage.close?.();
-    }
-    for (const g of st.gaps ?? []) st.problems.push(`binlog gap: ${g.missing.join(', ')} ${g.reason}${g.after || g.before ? ` (between ${g.after ?? '?'} and ${g.before ?? '?'})` : ''}`);
-    if (!st.windows?.length) st.problems.push('no backup to restore');
-    const lagMs = job.maxlag !== undefined ? parseDuration(job.maxlag) : undefined;
-    if (lagMs !== undefined && st.latest && now.getTime() - Date.parse(st.latest) > lagMs) {
-      st.problems.push(`the latest recoverable instant ${st.latest} is ${formatDuration(now.getTime() - Date.parse(st.latest))} old, more than maxlag ${job.maxlag}`);
-    }
-    st.ok = st.problems.length === 0;
-    out.push(st);
-  }
+  for (const job of selectJobs(loaded, flags.job)) out.push(await jobStatus(prepareJob(job, loaded.dsns.get(job.name)!, silentLogger), now));
   const ok = out.every((s) => s.ok);
   if (flags.json) process.stdout.write(JSON.stringify({ ok, jobs: out }, null, 2) + '\n');
   else for (const s of out) process.stdout.write(render(s));

@@ -10,7 +10,7 @@ import { createDumper } from '../dump/registry.js';
 import { backupKey, namingOf } from './naming.js';
 import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
-import { pruneJob } from './recoverability.js';
+import { pruneJob, jobStatus } from './recoverability.js';
 import { buildManifest, manifestKey, putJson } from './manifest.js';
 import { VERSION } from '../version.js';
 import { TableTally, tallyFlavour } from '../dump/tally.js';
@@ -187,8 +187,19 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         }
       }
     }
+    // With its binlogs known (binlogs:), what the job can be restored to now: for notifications and /metrics.
+    let recoverable: JobResult['recoverable'];
+    if (!error && job.binlogs) {
+      try {
+        const st = await jobStatus(p, new Date(), signal);
+        recoverable = { earliest: st.earliest, latest: st.latest, windows: st.windows?.length ?? 0, gaps: st.gaps?.length ?? 0, problems: st.problems };
+      } catch (err) {
+        log.warn(`the recoverability window could not be computed: ${errorMessage(err)}`);
+      }
+    }
     return {
       ...base,
+      ...(recoverable ? { recoverable } : {}),
       ok: !error,
       bytes: result.bytes,
       durationMs: Date.now() - started,

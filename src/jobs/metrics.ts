@@ -106,6 +106,24 @@ export class DaemonMetrics {
     labelNames: ['job'],
     registers: [this.registry],
   });
+  readonly recoverableEarliest = new Gauge({
+    name: 'onedump_recoverable_earliest_timestamp_seconds',
+    help: 'The earliest instant the job can be restored to (jobs with binlogs:), as of its last successful run.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly recoverableLatest = new Gauge({
+    name: 'onedump_recoverable_latest_timestamp_seconds',
+    help: 'The latest instant the job can be restored to (the last event of its stored binlog chain), as of its last successful run.',
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
+  readonly chainGaps = new Gauge({
+    name: 'onedump_binlog_chain_gaps',
+    help: "Gaps in the job's stored binlog chain (missing or short files), as of its last successful run.",
+    labelNames: ['job'],
+    registers: [this.registry],
+  });
   readonly reloads = new Counter({
     name: 'onedump_config_reloads_total',
     help: 'Config reloads (SIGHUP) by result.',
@@ -129,6 +147,11 @@ export class DaemonMetrics {
     this.lastDuration.set({ job }, r.durationMs / 1000);
     this.lastRun.set({ job }, finished);
     this.lastOk.set({ job }, r.ok ? 1 : 0);
+    if (r.recoverable) {
+      if (r.recoverable.earliest) this.recoverableEarliest.set({ job }, Date.parse(r.recoverable.earliest) / 1000);
+      if (r.recoverable.latest) this.recoverableLatest.set({ job }, Date.parse(r.recoverable.latest) / 1000);
+      this.chainGaps.set({ job }, r.recoverable.gaps);
+    }
     if (r.ok) {
       this.bytes.inc({ job }, r.bytes);
       this.lastBytes.set({ job }, r.bytes);

@@ -10,6 +10,8 @@ import { storageFromUrl } from '../storage/registry.js';
 import { splitBinlogName } from '../binlog/files.js';
 import { readBinlog } from '../binlog/reader.js';
 import { errorMessage } from '../util/errors.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { silentLogger } from '../util/logger.js';
 import { listBackups, type CatalogEntry } from './catalog.js';
 import { namingOf, retentionPattern, splitKey } from './naming.js';
 import { applyRetention, type RetentionResult } from './retention.js';
@@ -362,4 +364,47 @@ export async function storedBinlogEnd(storage: Storage, b: StoredBinlog, signal?
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A job's recoverability as `onedump status` reports it: the window(s) and every problem found. */
+export interface JobStatus extends Partial<Recoverability> {
+  job: string;
+  ok: boolean;
+  problems: string[];
+  binlogs?: string;
+  maxlag?: string;
+}
+
+/**
+ * What the job can be restored to right now, from its destinations and its stored binlogs (`binlogs:`); problems are
+ * a destination or the binlogs that could not be listed, a gap, no backup, or a latest instant older than `maxlag`.
+ */
+export async function jobStatus(p: PreparedJob, now = new Date(), signal?: AbortSignal): Promise<JobStatus> {
+  const { job } = p;
+  const st: JobStatus = { job: job.name, ok: true, problems: [], maxlag: job.maxlag === undefined ? undefined : String(job.maxlag) };
+  const listings = await listJobBackups(p, signal);
+  for (const l of listings) if (l.error) st.problems.push(`${l.destination} (${l.location}) could not be listed: ${l.error}`);
+  const bl = openJobBinlogs(job, silentLogger);
+  let stored: StoredBinlog[] | undefined;
+  try {
+    if (bl) {
+      st.binlogs = bl.location;
+      try {
+        stored = await listStoredBinlogs(bl.storage, bl.prefix, signal);
+      } catch (err) {
+        st.problems.push(`the binlogs at ${bl.location} could not be listed: ${errorMessage(err)}`);
+      }
+    }
+    Object.assign(st, await computeRecoverability(listings.flatMap((l) => l.backups), stored, (b) => storedBinlogEnd(bl!.storage, b, signal)));
+  } finally {
+    await bl?.storage.close?.();
+  }
+  for (const g of st.gaps ?? []) st.problems.push(`binlog gap: ${g.missing.join(', ')} ${g.reason}${g.after || g.before ? ` (between ${g.after ?? '?'} and ${g.before ?? '?'})` : ''}`);
+  if (!st.windows?.length) st.problems.push('no backup to restore');
+  const lagMs = job.maxlag !== undefined ? parseDuration(job.maxlag) : undefined;
+  if (lagMs !== undefined && st.latest && now.getTime() - Date.parse(st.latest) > lagMs) {
+    st.problems.push(`the latest recoverable instant ${st.latest} is ${formatDuration(now.getTime() - Date.parse(st.latest))} old, more than maxlag ${job.maxlag}`);
+  }
+  st.ok = st.problems.length === 0;
+  return st;
 }

@@ -74,6 +74,17 @@ export function slackMessage(event: JobEvent): SlackMessage | undefined {
             ],
           },
           { type: 'section', text: { type: 'mrkdwn', text: `*Destinations*\n${destinationLines(r)}` } },
+          ...(r.recoverable
+            ? [
+                {
+                  type: 'section' as const,
+                  text: {
+                    type: 'mrkdwn' as const,
+                    text: `*Restorable*\n${r.recoverable.earliest ? `${esc(r.recoverable.earliest)} … ${esc(r.recoverable.latest ?? '?')}` : 'nothing'}${r.recoverable.gaps ? ` — ${r.recoverable.gaps} binlog gap(s): ${esc(clip(r.recoverable.problems.join('; '), 500))}` : ''}`,
+                  },
+                },
+              ]
+            : []),
           context(`onedump · started ${r.startedAt} · finished ${r.finishedAt}`),
         ],
       };

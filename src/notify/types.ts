@@ -18,6 +18,8 @@ export interface JobResult {
   error?: string;
   startedAt: string;
   finishedAt: string;
+  /** For a job whose binlogs are known (`binlogs:`): what it can be restored to after this run (see `onedump status`). */
+  recoverable?: { earliest?: string; latest?: string; windows: number; gaps: number; problems: string[] };
 }
 
 /** A restore drill's outcome (`onedump verify`, or the daemon's `verify.schedule`), as notifiers receive it. */

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { startMariaDB, type MariaDBInstance } from '../../testutils/mariadb.js';
 import { runCli } from '../../testutils/cli.js';
+import { startHttpRecorder } from '../../testutils/http-recorder.js';
+import { startDaemon } from '../../testutils/daemon-process.js';
+import { freePort } from '../../testutils/ports.js';
 import { readBinlog } from '../../src/binlog/reader.js';
 
 /**
@@ -229,5 +232,37 @@ describe('PITR-aware retention, prune, mark and status through the CLI', () => {
     const lag = await cli(['status', '-c', cfg, '--json']);
     expect(lag.code).toBe(1);
     expect(JSON.parse(lag.stdout).jobs[0].problems).toEqual([expect.stringMatching(/^the latest recoverable instant .* old, more than maxlag 1s$/)]);
+  });
+
+  it('a run of a job with binlogs: reports its window in the result and notifications, and the daemon exports it in /metrics', { timeout: 120_000 }, async () => {
+    writeConfig('{ last: 5 }');
+    const rec = await startHttpRecorder();
+    const port = await freePort();
+    try {
+      writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('jobs:', `schedule: 1h\nnotifier:\n  webhook:\n    - url: ${rec.url}/hook\njobs:`));
+      const sync = await cli(['binlog', 'sync', '--to', `${binlogs()}/`, '--dsn', m.dsn()]);
+      expect(sync.code, sync.stderr).toBe(0);
+      const status = JSON.parse((await cli(['status', '-c', cfg, '--json'])).stdout).jobs[0];
+      const daemon = startDaemon(['--daemon', '-c', cfg, '--health-port', String(port)]);
+      try {
+        await daemon.waitForLog(/job "app" run 1 finished/, 60_000);
+        await rec.waitFor((d) => d.some((r) => r.path === '/hook' && r.json.type === 'success'), 10_000, 'the success event');
+        const event = rec.delivered('/hook').find((r) => r.json.type === 'success')!.json;
+        // The run's own dump joins the window: the earliest instant is the oldest kept dump's, as status says.
+        expect(event.result.recoverable).toMatchObject({ earliest: status.earliest, windows: 1, gaps: 0, problems: [] });
+        expect(Date.parse(event.result.recoverable.latest)).toBeGreaterThanOrEqual(Date.parse(status.latest));
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const metric = (name: string) => Number(new RegExp(`^${name}\\{job="app"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+        expect(metric('onedump_recoverable_earliest_timestamp_seconds')).toBe(Date.parse(status.earliest) / 1000);
+        expect(metric('onedump_recoverable_latest_timestamp_seconds')).toBe(Date.parse(event.result.recoverable.latest) / 1000);
+        expect(metric('onedump_binlog_chain_gaps')).toBe(0);
+        daemon.signal('SIGTERM');
+        expect((await daemon.exited(60_000)).code).toBe(0);
+      } finally {
+        daemon.kill();
+      }
+    } finally {
+      await rec.close();
+    }
   });
 });
