@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { TableTally, tallyFlavour } from '../../src/dump/tally.js';
-
-/** A seeded generator, so that a failure can be reproduced. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from '../../testutils/rng.js';
 
 function feed(flavour: 'mysql' | 'pg', text: Buffer, sizes: () => number) {
   const t = new TableTally(flavour);

@@ -4,18 +4,8 @@ import { timestampPrefix } from '../../src/jobs/naming.js';
 import { KEEP_TIERS, type KeepPolicy } from '../../src/config/fields.js';
 import { keepField } from '../../src/config/fields.js';
 import { bruteForce } from './retention-oracle.js';
+import { rng } from '../../testutils/rng.js';
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A backup every 6 hours for `days` days with up to ±2 h of jitter, some runs skipped (a failed night). */
 function simulatedBackups(seed: number, days: number, start = Date.UTC(2025, 10, 20, 0, 0, 0)): RetentionCandidate[] {

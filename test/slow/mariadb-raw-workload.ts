@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { startMariaDB } from '../../testutils/mariadb.js';
+import { rng } from '../../testutils/rng.js';
 
 export interface RawWorkload {
   /** The slow log of the statements pt-query-digest can split (no `;` at the end of a literal line followed by a `#` line). */
@@ -18,16 +19,6 @@ export interface RawWorkload {
 export const RAW_USER = 'raw';
 const RAW_PW = 'raw-pw';
 
-/** mulberry32: deterministic pseudo-random numbers. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Issue 15: a throwaway MariaDB logs every statement (long_query_time=0, log_output=FILE) while the

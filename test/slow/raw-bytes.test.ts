@@ -3,22 +3,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { analyze, tempDir } from './helpers.js';
+import { rng } from '../../testutils/rng.js';
 
 // Issue 15: statements whose string literals hold raw bytes (MariaDB logs prepared-statement
 // parameters unescaped under NO_BACKSLASH_ESCAPES; text-protocol clients may send raw control
 // bytes) are statement text, whatever the bytes: none of them may be counted as skipped or glued
 // to another entry. Generated with a fixed seed: a failure can be reproduced.
 
-/** mulberry32: deterministic pseudo-random numbers. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Pieces a literal is made of. Everything is allowed but the quote and the backslash (they would
