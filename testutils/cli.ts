@@ -16,10 +16,15 @@ export interface CliResult {
 /** Runs the real CLI in a child process (TypeScript through tsx), as a user would. */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number; umask?: number } = {},
 ): Promise<CliResult> {
+  const node = [process.execPath, '--import', 'tsx', CLI_ENTRY, ...args];
+  // With a umask, a shell sets it the way a login or a cron job does (`sh -c 'umask 027; exec node …'`), so the
+  // process starts with it rather than changing it itself.
+  const [cmd, ...argv] =
+    opts.umask === undefined ? node : ['sh', '-c', `umask ${opts.umask.toString(8).padStart(3, '0')} && exec "$@"`, 'sh', ...node];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+    const child = spawn(cmd!, argv, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

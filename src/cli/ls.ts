@@ -4,11 +4,12 @@ import { table } from './format.js';
 import { storageFromUrl } from '../storage/registry.js';
 import { listBackups, type CatalogEntry } from '../jobs/catalog.js';
 import { prepareJob } from '../jobs/job.js';
-import { namingOf, retentionPattern, splitKey } from '../jobs/naming.js';
+import { splitKey } from '../jobs/naming.js';
+import { listJobBackups } from '../jobs/recoverability.js';
+import { selectJobs } from './jobs-select.js';
 import { silentLogger } from '../util/logger.js';
-import { UsageError, errorMessage } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/duration.js';
-import type { Storage } from '../storage/types.js';
 
 export interface LsFlags extends GlobalOptions {
   job?: string[];
@@ -66,25 +67,8 @@ export async function runLsCommand(url: string | undefined, flags: LsFlags): Pro
     listings.push(await listUrl(url));
   } else {
     const loaded = await loadConfigFor(configPath(flags)!);
-    const jobs = loaded.config.jobs.filter((j) => !flags.job?.length || flags.job.includes(j.name));
-    for (const name of flags.job ?? []) {
-      if (!loaded.config.jobs.some((j) => j.name === name)) throw new UsageError(`no job named "${name}" in the config (jobs: ${loaded.config.jobs.map((j) => j.name).join(', ')}).`);
-    }
-    for (const job of jobs) {
-      const p = prepareJob(job, loaded.dsns.get(job.name)!, silentLogger);
-      for (const t of p.targets) {
-        const d = t.build();
-        const { dir, base } = splitKey(t.configuredKey);
-        const pattern = retentionPattern(base, namingOf(job));
-        const storage: Storage = d.storage;
-        try {
-          listings.push({ job: job.name, destination: t.name, location: t.location, backups: await listBackups(storage, dir, { accept: (n) => pattern.test(n) }) });
-        } catch (err) {
-          listings.push({ job: job.name, destination: t.name, location: t.location, backups: [], error: errorMessage(err) });
-        } finally {
-          await storage.close?.();
-        }
-      }
+    for (const job of selectJobs(loaded, flags.job)) {
+      for (const l of await listJobBackups(prepareJob(job, loaded.dsns.get(job.name)!, silentLogger))) listings.push({ job: job.name, ...l });
     }
   }
   const failed = listings.filter((l) => l.error);

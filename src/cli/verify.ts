@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor, loggerFor, type GlobalOptions } from './common.js';
 import { dsnFlag } from './dsn-source.js';
+import { selectJobs } from './jobs-select.js';
 import { parseDsn, type ParsedDsn } from '../config/dsn.js';
 import type { JobConfig } from '../config/schema.js';
 import { storageFromUrl } from '../storage/registry.js';
@@ -64,8 +65,7 @@ async function resolveTarget(url: string | undefined, flags: VerifyFlags): Promi
   const loaded = await loadConfigFor(configPath(flags)!);
   const jobs = loaded.config.jobs;
   if (!flags.job && jobs.length !== 1) throw new UsageError(`name the job to verify with --job (jobs: ${jobs.map((j) => j.name).join(', ')}).`);
-  const job = flags.job ? jobs.find((j) => j.name === flags.job) : jobs[0];
-  if (!job) throw new UsageError(`no job named "${flags.job}" in the config (jobs: ${jobs.map((j) => j.name).join(', ')}).`);
+  const job = flags.job ? selectJobs(loaded, [flags.job])[0]! : jobs[0]!;
   const sourceDsn = loaded.dsns.get(job.name)!;
   const b = await jobBackup(job, sourceDsn, { destination: flags.destination, backup: flags.backup });
   return { ...b, job, sourceDsn };

@@ -44,6 +44,13 @@ export function retentionPattern(base: string, opts: NamingOptions): RegExp {
   return opts.unique ? new RegExp(`^\\d{14}-${escapeRe(name)}$`) : new RegExp(`^${escapeRe(name)}$`);
 }
 
+/** Where a job's backups are at a destination and which names there are its own: what retention, ls, verify and status count. */
+export function jobBackupsIn(configuredKey: string, job: { gzip: boolean; unique: boolean; encrypt?: { recipients: string[] } }): { dir: string; accept: (name: string) => boolean } {
+  const { dir, base } = splitKey(configuredKey);
+  const pattern = retentionPattern(base, namingOf(job));
+  return { dir, accept: (name) => pattern.test(name) };
+}
+
 /** The naming options of a job's config. */
 export function namingOf(job: { gzip: boolean; unique: boolean; encrypt?: { recipients: string[] } }): NamingOptions {
   return { gzip: job.gzip, unique: job.unique, encrypt: Boolean(job.encrypt?.recipients.length) };

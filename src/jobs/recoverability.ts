@@ -13,7 +13,7 @@ import { errorMessage } from '../util/errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { silentLogger } from '../util/logger.js';
 import { listBackups, type CatalogEntry } from './catalog.js';
-import { namingOf, retentionPattern, splitKey } from './naming.js';
+import { jobBackupsIn, namingOf } from './naming.js';
 import { applyRetention, type RetentionResult } from './retention.js';
 import type { PreparedJob } from './job.js';
 
@@ -90,10 +90,9 @@ export async function listJobBackups(p: PreparedJob, signal?: AbortSignal): Prom
   const out = [];
   for (const t of p.targets) {
     const d = t.build();
-    const { dir, base } = splitKey(t.configuredKey);
-    const pattern = retentionPattern(base, namingOf(p.job));
+    const { dir, accept } = jobBackupsIn(t.configuredKey, p.job);
     try {
-      out.push({ destination: t.name, location: t.location, backups: await listBackups(d.storage, dir, { accept: (n) => pattern.test(n), signal }) });
+      out.push({ destination: t.name, location: t.location, backups: await listBackups(d.storage, dir, { accept, signal }) });
     } catch (err) {
       out.push({ destination: t.name, location: t.location, backups: [], error: errorMessage(err) });
     } finally {
@@ -148,9 +147,8 @@ export async function pruneJob(p: PreparedJob, opts: { dryRun?: boolean; log: Lo
       if (t.keep && !opts.binlogsOnly) {
         res.destinations.push({ ...(await applyRetention(d, t.configuredKey, { ...namingOf(job), keep: t.keep, log: opts.log, timeZone: job.timezone, dryRun: opts.dryRun, signal: opts.signal, manifests: Boolean(job.binlogs?.prune) })), keep: t.keep });
       } else {
-        const { dir, base } = splitKey(t.configuredKey);
-        const pattern = retentionPattern(base, namingOf(job));
-        const backups = await listBackups(d.storage, dir, { accept: (n) => pattern.test(n), signal: opts.signal });
+        const { dir, accept } = jobBackupsIn(t.configuredKey, job);
+        const backups = await listBackups(d.storage, dir, { accept, signal: opts.signal });
         res.destinations.push({
           destination: t.name,
           location: d.storage.describe(dir),

@@ -15,7 +15,7 @@ import type { VerifyRecord } from './catalog.js';
 import { describeDsn, parseDsn } from '../config/dsn.js';
 import { listBackups } from './catalog.js';
 import { prepareJob } from './job.js';
-import { namingOf, retentionPattern, splitKey } from './naming.js';
+import { jobBackupsIn } from './naming.js';
 import { silentLogger } from '../util/logger.js';
 
 /** The newest backup in a folder (optionally only the names `accept` takes). */
@@ -36,9 +36,8 @@ export async function jobBackup(job: JobConfig, dsn: ParsedDsn, opts: { destinat
   if (!t) throw new UsageError(wanted ? `job "${job.name}" has no destination ${wanted} (it has ${p.targets.map((x) => x.name).join(', ')}).` : `job "${job.name}" has no destination.`);
   const d = t.build();
   try {
-    const { dir, base } = splitKey(t.configuredKey);
-    const pattern = retentionPattern(base, namingOf(job));
-    if (!opts.backup || opts.backup === 'latest') return { storage: d.storage, key: await latestBackup(d.storage, dir, (n) => pattern.test(n)) };
+    const { dir, accept } = jobBackupsIn(t.configuredKey, job);
+    if (!opts.backup || opts.backup === 'latest') return { storage: d.storage, key: await latestBackup(d.storage, dir, accept) };
     if (opts.backup.includes('/')) throw new UsageError('--backup takes a file name as `onedump ls` shows it, not a path.');
     const key = dir + opts.backup;
     if (!(await d.storage.stat(key))) throw new UsageError(`there is no backup ${d.storage.describe(key)}.`);
