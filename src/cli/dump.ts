@@ -4,14 +4,16 @@ import { addGlobalOptions, action, configPath, examples, globals, loadConfigFor,
 import { table } from './format.js';
 import type { LoadedConfig } from '../config/load.js';
 import { parseConfigText } from '../config/load.js';
-import { prepareJobs, runPrepared, selectJobs, type RunSummary } from '../jobs/runner.js';
+import { prepareJobs, runExitCode, runPrepared, selectJobs, type RunSummary } from '../jobs/runner.js';
 import { prepareJob } from '../jobs/job.js';
 import { backupKey, namingOf } from '../jobs/naming.js';
 import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
 import { dsnFlag } from './dsn-source.js';
-import { UsageError } from '../util/errors.js';
+import { EXIT, UsageError } from '../util/errors.js';
+import { parseDuration } from '../util/duration.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ProgressLine } from '../util/progress.js';
 import { formatBytes, formatDuration } from '../util/duration.js';
 import type { Logger } from '../util/logger.js';
@@ -25,6 +27,10 @@ export interface DumpFlags extends GlobalOptions {
   driver?: string;
   gzip?: boolean;
   unique?: boolean;
+  lock?: boolean;
+  lockWait?: string;
+  lockDir?: string;
+  jitter?: string;
 }
 
 export function register(program: Command): void {
@@ -36,7 +42,11 @@ export function register(program: Command): void {
     .option('--to <url...>', 'one-off dump: destination file URL(s) or path(s)')
     .addOption(new Option('--driver <driver>', 'one-off dump: dumper').choices(['mysql', 'mysqldump', 'postgresql', 'pgdump']))
     .option('--gzip', 'one-off dump: gzip the output')
-    .option('--unique', 'one-off dump: timestamp prefix on the file name');
+    .option('--unique', 'one-off dump: timestamp prefix on the file name')
+    .option('--lock-wait <duration>', 'wait this long for another run of a job to finish (default: skip it at once, exit 11)')
+    .option('--lock-dir <dir>', 'folder of the per-job lock files (default $ONEDUMP_LOCK_DIR, else a folder of yours under the temporary folder)')
+    .option('--no-lock', 'take no per-job lock (two runs of one job can then overlap)')
+    .option('--jitter <duration>', 'wait a random time up to this long before starting (spreads many hosts\' 03:00 runs)');
   addGlobalOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -73,8 +83,17 @@ function oneOffConfig(flags: DumpFlags): LoadedConfig {
   }
 }
 
+function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value.trim() === '0' ? 0 : parseDuration(value);
+  if (ms === undefined) throw new UsageError(`${name} "${value}" is not a duration such as 30s, 10m or 1h30m.`);
+  return ms;
+}
+
 export async function runDumpCommand(flags: DumpFlags): Promise<number> {
   const log = loggerFor(flags);
+  const lockWaitMs = durationFlag('--lock-wait', flags.lockWait) ?? 0;
+  const jitterMs = durationFlag('--jitter', flags.jitter) ?? 0;
   if (flags.dsn) flags = { ...flags, dsn: dsnFlag(flags.dsn) };
   let loaded: LoadedConfig;
   let prepared: PreparedJob[];
@@ -99,11 +118,21 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
   process.once('SIGTERM', onSignal);
   let summary: RunSummary;
   try {
+    if (jitterMs > 0) {
+      const wait = Math.floor(Math.random() * jitterMs);
+      log.info(`waiting ${formatDuration(wait)} before starting (--jitter ${flags.jitter})`);
+      try {
+        await delay(wait, undefined, { signal: ac.signal });
+      } catch {
+        return EXIT.interrupted;
+      }
+    }
     summary = await runPrepared(prepared, loaded, {
       log,
       notifiers,
       signal: ac.signal,
       onProgress: (job, bytes) => progress.update(job, bytes),
+      lock: flags.lock === false ? false : { dir: flags.lockDir, waitMs: lockWaitMs },
     });
   } finally {
     progress.stop();
@@ -111,8 +140,7 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   printSummary(summary, flags, log);
-  const failed = summary.results.some((r) => !r.ok) || summary.notificationFailures > 0;
-  return failed ? 1 : 0;
+  return runExitCode(summary, ac.signal.aborted);
 }
 
 function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalOptions): number {
@@ -149,7 +177,7 @@ function printSummary(summary: RunSummary, flags: GlobalOptions, log: Logger): v
   }
   const rows = summary.results.map((r) => [
     r.job,
-    r.ok ? 'ok' : 'FAILED',
+    r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED',
     formatBytes(r.bytes),
     formatDuration(r.durationMs),
     r.sha256 ? r.sha256.slice(0, 16) : '-',

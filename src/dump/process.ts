@@ -27,7 +27,16 @@ export async function runDumpProcess(o: RunDumpProcessOptions): Promise<void> {
   child.stderr.on('data', (s: string) => {
     if (stderr.length < STDERR_LIMIT) stderr += s.slice(0, STDERR_LIMIT - stderr.length);
   });
-  const onAbort = () => child.kill('SIGTERM');
+  // Aborted: SIGTERM, SIGKILL if it is still there after 5 s, and our ends of its pipes closed, so that a grandchild
+  // still holding them (a wrapper script's subprocess) cannot keep the run waiting.
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill('SIGTERM');
+    child.stdout.destroy();
+    child.stderr.destroy();
+    killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    killTimer.unref();
+  };
   o.signal.addEventListener('abort', onAbort, { once: true });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -84,5 +93,6 @@ export async function runDumpProcess(o: RunDumpProcessOptions): Promise<void> {
     });
   } finally {
     o.signal.removeEventListener('abort', onAbort);
+    clearTimeout(killTimer);
   }
 }

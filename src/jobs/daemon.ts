@@ -335,6 +335,12 @@ export class Daemon {
   }
 
   private record(job: string, st: JobState, r: JobResult, notificationFailures: number): void {
+    if (r.skipped) {
+      // Another process (a manual `onedump dump`, another daemon on a shared lock folder) is running the job.
+      st.skipped++;
+      this.metrics.skipped.inc({ job });
+      return;
+    }
     st.runs++;
     if (!r.ok) st.failures++;
     st.lastRun = {

@@ -18,7 +18,7 @@ export class DaemonMetrics {
   });
   readonly skipped = new Counter({
     name: 'onedump_job_skipped_total',
-    help: 'Scheduled starts skipped because the previous run of the job was still going.',
+    help: 'Scheduled starts skipped because the previous run of the job was still going (in this daemon, or in another process holding its lock).',
     labelNames: ['job'],
     registers: [this.registry],
   });

@@ -4,7 +4,8 @@ import type { JobEvent, JobResult, Notifier } from '../notify/types.js';
 import type { Logger } from '../util/logger.js';
 import { prepareJob, runPreparedJob, type PreparedJob } from './job.js';
 import { mapSettled } from '../util/concurrency.js';
-import { errorMessage, UsageError } from '../util/errors.js';
+import { errorMessage, EXIT, UsageError } from '../util/errors.js';
+import { acquireJobLock, LockHeldError, type JobLock } from './lock.js';
 import { redactValue } from '../util/redact.js';
 
 export interface RunOptions {
@@ -18,6 +19,8 @@ export interface RunOptions {
   now?: () => Date;
   /** How often progress events go to notifiers (ms). */
   progressEveryMs?: number;
+  /** The per-job run lock (src/jobs/lock.ts): where, and how long to wait for it; false = no lock (--no-lock). */
+  lock?: false | { dir?: string; waitMs?: number };
 }
 
 export interface RunSummary {
@@ -76,6 +79,32 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
   const progressEvery = opts.progressEveryMs ?? 30_000;
   const settled = await mapSettled(prepared, limit, async (p) => {
     const name = p.job.name;
+    let lock: JobLock | undefined;
+    if (opts.lock !== false) {
+      try {
+        lock = await acquireJobLock(
+          name,
+          p.targets.map((t) => t.location),
+          {
+            ...opts.lock,
+            signal,
+            onTakeover: (o) => opts.log.warn(`job "${name}": took over a stale lock${o ? ` left by pid ${o.pid} on ${o.host} (since ${o.startedAt})` : ''}`),
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof LockHeldError)) throw err;
+        opts.log.warn(err.message);
+        const at = new Date().toISOString();
+        return { job: name, ok: false, skipped: 'locked', bytes: 0, durationMs: 0, destinations: [], error: err.message, startedAt: at, finishedAt: at } satisfies JobResult;
+      }
+    }
+    try {
+      return await runLocked(p, name);
+    } finally {
+      await lock?.release();
+    }
+  });
+  async function runLocked(p: PreparedJob, name: string): Promise<JobResult> {
     await emit({ type: 'start', job: name, at: new Date().toISOString() });
     let lastEvent = Date.now();
     let lastBytes = 0;
@@ -96,7 +125,7 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
     });
     await emit({ type: result.ok ? 'success' : 'failure', job: name, result, at: new Date().toISOString() });
     return result;
-  });
+  }
   const results = settled.map((s, i) =>
     s.status === 'fulfilled'
       ? s.value
@@ -113,4 +142,21 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
   );
   await emit({ type: 'summary', results, at: new Date().toISOString() });
   return { results, notificationFailures };
+}
+
+/**
+ * The exit code of a run (docs/exit-codes.md): interrupted 130; a failed job 1, or 3 when something else of the run
+ * succeeded (another job, or another destination of the failed job); only lock-skipped jobs besides successes 11;
+ * a notification that could not be delivered 1 (as the Go tool); else 0.
+ */
+export function runExitCode(summary: RunSummary, interrupted = false): number {
+  if (interrupted) return EXIT.interrupted;
+  const ran = summary.results.filter((r) => !r.skipped);
+  const failed = ran.filter((r) => !r.ok);
+  if (failed.length) {
+    const someDone = ran.some((r) => r.ok) || failed.some((r) => r.destinations.some((d) => d.ok));
+    return someDone ? EXIT.partial : EXIT.failed;
+  }
+  if (summary.results.some((r) => r.skipped)) return EXIT.locked;
+  return summary.notificationFailures > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -20,6 +20,8 @@ export interface JobResult {
   finishedAt: string;
   /** For a job whose binlogs are known (`binlogs:`): what it can be restored to after this run (see `onedump status`). */
   recoverable?: { earliest?: string; latest?: string; windows: number; gaps: number; problems: string[] };
+  /** Set when the job did not run: another run of it held its lock (`error` says who). Not a failure of the job. */
+  skipped?: 'locked';
 }
 
 /** A restore drill's outcome (`onedump verify`, or the daemon's `verify.schedule`), as notifiers receive it. */

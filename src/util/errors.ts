@@ -1,5 +1,24 @@
 import { redactText } from './redact.js';
 
+/**
+ * The process exit codes, stable and documented (docs/exit-codes.md), in the style of restic and rclone, so that a
+ * scheduler can tell what is worth retrying.
+ */
+export const EXIT = {
+  /** Every job (and every destination) succeeded. */
+  ok: 0,
+  /** A job, transfer or check failed (with nothing of it stored anywhere, for a dump job). */
+  failed: 1,
+  /** Bad usage or an invalid config: nothing was run. */
+  usage: 2,
+  /** Partly done: some jobs or destinations succeeded and others failed. */
+  partial: 3,
+  /** Skipped: another run of the job holds its lock (nothing was done; try again later). */
+  locked: 11,
+  /** Aborted by SIGINT or SIGTERM (128 + SIGINT's number, as a shell reports it). */
+  interrupted: 130,
+} as const;
+
 /** An error whose message is already one clear sentence for the user. */
 export class OnedumpError extends Error {
   /** 1 = a job, transfer or check failed; 2 = bad usage or invalid config (nothing was run). */

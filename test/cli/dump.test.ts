@@ -40,7 +40,7 @@ describe('onedump dump (mysqldump and pg_dump to local disk)', () => {
     await c.end();
   });
 
-  it('writes two identical copies with the reported sha256, while an unreachable job fails alone with exit 1', async () => {
+  it('writes two identical copies with the reported sha256, while an unreachable job fails alone (exit 3: partly done)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'onedump-out-'));
     const cfg = join(out, 'jobs.yml');
     writeFileSync(
@@ -66,7 +66,7 @@ jobs:
 `,
     );
     const r = await runCli(['dump', '-c', cfg, '--json'], { env: { DB_PASS: m.password } });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3); // partial: one job succeeded, one failed (docs/exit-codes.md)
     const result = JSON.parse(r.stdout) as { ok: boolean; jobs: Array<{ job: string; ok: boolean; sha256?: string; bytes: number; fileName?: string; error?: string; destinations: Array<{ location: string; ok: boolean }> }> };
     expect(result.ok).toBe(false);
     const good = result.jobs.find((j) => j.job === 'good')!;

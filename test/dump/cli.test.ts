@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('dump and restore from the command line', () => {
-  it('a failing job does not affect the others: exit 1, the good backup is complete, the bad one absent', async () => {
+  it('a failing job does not affect the others: exit 3 (partly done), the good backup is complete, the bad one absent', async () => {
     const cfg = join(dir, 'jobs.yml');
     writeFileSync(
       cfg,
@@ -46,7 +46,7 @@ describe('dump and restore from the command line', () => {
 `,
     );
     const r = await cli(['dump', '-c', cfg]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3); // partial: good succeeded, bad failed (docs/exit-codes.md)
     expect(existsSync(join(dir, 'good.sql.gz'))).toBe(true);
     expect(existsSync(join(dir, 'bad.sql'))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
