@@ -32,6 +32,20 @@ export function hideArgvSecrets(argv: string[]): string | undefined {
       registerSecret(eq[2]);
       return `${eq[1]}=${MASK}`;
     }
+    const push = args[i - 1] === '--pushgateway' ? { prefix: '', url: arg } : arg.startsWith('--pushgateway=') ? { prefix: '--pushgateway=', url: arg.slice(14) } : undefined;
+    if (push) {
+      let password = '';
+      try {
+        password = decodeURIComponent(new URL(push.url).password);
+      } catch {
+        return arg; // not a URL: refused later
+      }
+      if (!password) return arg;
+      found = true;
+      flagsSeen.push('--pushgateway');
+      registerSecret(password);
+      return push.prefix + push.url.replace(/^([a-z+]+:\/\/[^:/@]*:)[^@]*@/i, `$1${MASK}@`);
+    }
     let value: string | undefined;
     let prefix = '';
     if (args[i - 1] === '--dsn') value = arg;
@@ -62,6 +76,9 @@ export function hideArgvSecrets(argv: string[]): string | undefined {
   }
   if (flagsSeen.includes('--dsn')) {
     return 'onedump: warning: a password on the command line (--dsn) can be seen by other users of this machine; use --dsn - with the DSN in ONEDUMP_DSN (ONEDUMP_RESTORE_DSN for restore), or a config file.';
+  }
+  if (flagsSeen.includes('--pushgateway')) {
+    return 'onedump: warning: a password on the command line (--pushgateway) can be seen by other users of this machine; use --pushgateway - with the URL in ONEDUMP_PUSHGATEWAY_URL.';
   }
   return `onedump: warning: a secret on the command line (${flagsSeen[0]}) can be seen by other users of this machine; use AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the AWS credential chain.`;
 }

@@ -11,7 +11,8 @@ import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
 import { dsnFlag } from './dsn-source.js';
-import { EXIT, UsageError } from '../util/errors.js';
+import { errorMessage, EXIT, UsageError } from '../util/errors.js';
+import { checkPushgatewayUrl, parseGroupingLabels, pushToGateway, writeMetricsTextfile } from '../jobs/push-metrics.js';
 import { parseDuration } from '../util/duration.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ProgressLine } from '../util/progress.js';
@@ -31,6 +32,10 @@ export interface DumpFlags extends GlobalOptions {
   lockWait?: string;
   lockDir?: string;
   jitter?: string;
+  metricsTextfile?: string;
+  pushgateway?: string;
+  pushgatewayLabel?: string[];
+  expectedInterval?: string;
 }
 
 export function register(program: Command): void {
@@ -46,6 +51,10 @@ export function register(program: Command): void {
     .option('--lock-wait <duration>', 'wait this long for another run of a job to finish (default: skip it at once, exit 11)')
     .option('--lock-dir <dir>', 'folder of the per-job lock files (default $ONEDUMP_LOCK_DIR, else a folder of yours under the temporary folder)')
     .option('--no-lock', 'take no per-job lock (two runs of one job can then overlap)')
+    .option('--metrics-textfile <file.prom>', 'after the run, write its metrics for node-exporter\'s textfile collector (atomically; other jobs\' samples kept)')
+    .option('--pushgateway <url>', 'after the run, push its metrics to this Prometheus Pushgateway (push-add, grouped by job); "-" reads the URL from ONEDUMP_PUSHGATEWAY_URL')
+    .option('--pushgateway-label <name=value...>', 'extra grouping label for --pushgateway (repeatable), e.g. instance=db1')
+    .option('--expected-interval <duration>', 'exported as onedump_job_expected_interval_seconds (default: the job\'s schedule when it is an interval)')
     .option('--jitter <duration>', 'wait a random time up to this long before starting (spreads many hosts\' 03:00 runs)');
   addGlobalOptions(cmd);
   cmd.addHelpText(
@@ -94,6 +103,15 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
   const log = loggerFor(flags);
   const lockWaitMs = durationFlag('--lock-wait', flags.lockWait) ?? 0;
   const jitterMs = durationFlag('--jitter', flags.jitter) ?? 0;
+  const expectedMs = durationFlag('--expected-interval', flags.expectedInterval);
+  const pushLabels = parseGroupingLabels(flags.pushgatewayLabel);
+  if (flags.pushgateway === '-') {
+    if (!process.env.ONEDUMP_PUSHGATEWAY_URL) throw new UsageError('--pushgateway - reads the URL from ONEDUMP_PUSHGATEWAY_URL, which is not set.');
+    flags = { ...flags, pushgateway: process.env.ONEDUMP_PUSHGATEWAY_URL };
+  }
+  if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway);
+  if (flags.metricsTextfile !== undefined && !flags.metricsTextfile.endsWith('.prom'))
+    throw new UsageError(`--metrics-textfile ${flags.metricsTextfile}: node-exporter reads only files whose name ends in .prom.`);
   if (flags.dsn) flags = { ...flags, dsn: dsnFlag(flags.dsn) };
   let loaded: LoadedConfig;
   let prepared: PreparedJob[];
@@ -139,8 +157,46 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  const reportFailures = await reportMetrics(summary, loaded, flags, { expectedMs, pushLabels, log });
   printSummary(summary, flags, log);
-  return runExitCode(summary, ac.signal.aborted);
+  const code = runExitCode(summary, ac.signal.aborted);
+  return code === EXIT.ok && reportFailures ? EXIT.failed : code;
+}
+
+/** --metrics-textfile and --pushgateway: the run's metrics; a failure is logged and counted (exit 1 if all else was fine). */
+async function reportMetrics(
+  summary: RunSummary,
+  loaded: LoadedConfig,
+  flags: DumpFlags,
+  o: { expectedMs?: number; pushLabels: Record<string, string>; log: Logger },
+): Promise<number> {
+  if (!flags.metricsTextfile && !flags.pushgateway) return 0;
+  const expected = new Map<string, number>();
+  for (const r of summary.results) {
+    const job = loaded.config.jobs.find((j) => j.name === r.job);
+    const text = job?.schedule ?? loaded.config.schedule;
+    const fromSchedule = text ? parseDuration(text) : undefined;
+    const ms = o.expectedMs ?? fromSchedule;
+    if (ms !== undefined) expected.set(r.job, ms / 1000);
+  }
+  let failures = 0;
+  if (flags.metricsTextfile) {
+    try {
+      await writeMetricsTextfile(flags.metricsTextfile, summary.results, expected);
+    } catch (err) {
+      failures++;
+      o.log.error(errorMessage(err));
+    }
+  }
+  if (flags.pushgateway) {
+    try {
+      await pushToGateway(flags.pushgateway, summary.results, expected, { labels: o.pushLabels });
+    } catch (err) {
+      failures++;
+      o.log.error(errorMessage(err));
+    }
+  }
+  return failures;
 }
 
 function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalOptions): number {

@@ -97,6 +97,19 @@ export const jobSchema = z.strictObject({
     })
     .meta({ description: "Where this job's binlogs are: for PITR-aware binlog retention and `onedump status` (see docs/retention.md)." })
     .optional(),
+  healthcheck: z
+    .strictObject({
+      url: secret({
+        description: 'Healthchecks-style ping URL: BASE/start when the run starts, BASE on success, BASE/fail on failure (with the error as the body).',
+        example: 'https://hc-ping.com/${HC_UUID}',
+      }).optional(),
+      start: secret({ description: 'URL pinged (POST) when a run starts; overrides url/start.', example: 'https://cronitor.link/p/${KEY}/app?state=run' }).optional(),
+      success: secret({ description: 'URL pinged when a run succeeds; overrides url.', example: 'https://cronitor.link/p/${KEY}/app?state=complete' }).optional(),
+      failure: secret({ description: 'URL pinged when a run fails, with the error sentence as the body; overrides url/fail.', example: 'https://cronitor.link/p/${KEY}/app?state=fail' }).optional(),
+    })
+    .refine((h) => h.url || h.start || h.success || h.failure, 'needs url, or at least one of start, success and failure')
+    .meta({ description: 'Heartbeat pings per run, so that a monitor notices a run that failed, or never started (see docs/schedulers.md).' })
+    .optional(),
   maxlag: duration({
     description: '`onedump status` exits 1 when the latest instant this job can be restored to is older than this.',
     example: '2h',

@@ -6,6 +6,7 @@ import { prepareJob, runPreparedJob, type PreparedJob } from './job.js';
 import { mapSettled } from '../util/concurrency.js';
 import { errorMessage, EXIT, UsageError } from '../util/errors.js';
 import { acquireJobLock, LockHeldError, type JobLock } from './lock.js';
+import { ping } from './healthcheck.js';
 import { redactValue } from '../util/redact.js';
 
 export interface RunOptions {
@@ -77,6 +78,10 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
     );
   };
   const progressEvery = opts.progressEveryMs ?? 30_000;
+  const pingFailed = (message: string) => {
+    notificationFailures++;
+    opts.log.error(message);
+  };
   const settled = await mapSettled(prepared, limit, async (p) => {
     const name = p.job.name;
     let lock: JobLock | undefined;
@@ -105,7 +110,7 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
     }
   });
   async function runLocked(p: PreparedJob, name: string): Promise<JobResult> {
-    await emit({ type: 'start', job: name, at: new Date().toISOString() });
+    await Promise.all([emit({ type: 'start', job: name, at: new Date().toISOString() }), ping(p.job.healthcheck, 'start', name, undefined, pingFailed)]);
     let lastEvent = Date.now();
     let lastBytes = 0;
     const result = await runPreparedJob(p, {
@@ -123,7 +128,10 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
         }
       },
     });
-    await emit({ type: result.ok ? 'success' : 'failure', job: name, result, at: new Date().toISOString() });
+    await Promise.all([
+      emit({ type: result.ok ? 'success' : 'failure', job: name, result, at: new Date().toISOString() }),
+      ping(p.job.healthcheck, result.ok ? 'success' : 'failure', name, result, pingFailed),
+    ]);
     return result;
   }
   const results = settled.map((s, i) =>
@@ -145,7 +153,7 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
 }
 
 /**
- * The exit code of a run (docs/exit-codes.md): interrupted 130; a failed job 1, or 3 when something else of the run
+ * The exit code of a run (docs/schedulers.md): interrupted 130; a failed job 1, or 3 when something else of the run
  * succeeded (another job, or another destination of the failed job); only lock-skipped jobs besides successes 11;
  * a notification that could not be delivered 1 (as the Go tool); else 0.
  */

@@ -27,18 +27,31 @@ export async function postJson(
   body: unknown,
   opts: { what: string; headers?: Record<string, string>; timeoutMs?: number },
 ): Promise<void> {
+  await postBody(url, JSON.stringify(body), { ...opts, contentType: 'application/json' });
+}
+
+/**
+ * POSTs a body (JSON, text, the Prometheus text format); throws NotifyHttpError on a non-2xx answer, OnedumpError
+ * naming the cause when the server cannot be reached. Redirects are refused and the URL is never repeated in an
+ * error (it may carry a token).
+ */
+export async function postBody(
+  url: string,
+  body: string,
+  opts: { what: string; contentType: string; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal },
+): Promise<void> {
   let res: Response;
+  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'onedump', ...opts.headers },
-      body: JSON.stringify(body),
+      headers: { 'content-type': opts.contentType, 'user-agent': 'onedump', ...opts.headers },
+      body,
       redirect: 'error',
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+      signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
     });
   } catch (err) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout, DNS) is in its cause. The URL is not
-    // repeated: it may carry a token.
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout, DNS) is in its cause.
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
     throw new OnedumpError(`${opts.what} could not be reached: ${redactText(String(why))}`, { cause: err });

@@ -1,7 +1,7 @@
 import { redactText } from './redact.js';
 
 /**
- * The process exit codes, stable and documented (docs/exit-codes.md), in the style of restic and rclone, so that a
+ * The process exit codes, stable and documented (docs/schedulers.md), in the style of restic and rclone, so that a
  * scheduler can tell what is worth retrying.
  */
 export const EXIT = {

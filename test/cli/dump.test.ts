@@ -66,7 +66,7 @@ jobs:
 `,
     );
     const r = await runCli(['dump', '-c', cfg, '--json'], { env: { DB_PASS: m.password } });
-    expect(r.code).toBe(3); // partial: one job succeeded, one failed (docs/exit-codes.md)
+    expect(r.code).toBe(3); // partial: one job succeeded, one failed (docs/schedulers.md)
     const result = JSON.parse(r.stdout) as { ok: boolean; jobs: Array<{ job: string; ok: boolean; sha256?: string; bytes: number; fileName?: string; error?: string; destinations: Array<{ location: string; ok: boolean }> }> };
     expect(result.ok).toBe(false);
     const good = result.jobs.find((j) => j.job === 'good')!;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CLI_ENTRY, ROOT, runCli } from '../../testutils/cli.js';
 import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 
-// The exit codes of docs/exit-codes.md, each from a real run of the CLI.
+// The exit codes of docs/schedulers.md, each from a real run of the CLI.
 const ok = (dir: string) => fakeDumpBinary(`echo "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
 const broken = (dir: string) => fakeDumpBinary('echo "mysqldump: Got error: 1045: Access denied" >&2\nexit 2', dir);
 const job = (name: string, bin: string, storage: string) =>

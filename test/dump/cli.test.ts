@@ -46,7 +46,7 @@ describe('dump and restore from the command line', () => {
 `,
     );
     const r = await cli(['dump', '-c', cfg]);
-    expect(r.code).toBe(3); // partial: good succeeded, bad failed (docs/exit-codes.md)
+    expect(r.code).toBe(3); // partial: good succeeded, bad failed (docs/schedulers.md)
     expect(existsSync(join(dir, 'good.sql.gz'))).toBe(true);
     expect(existsSync(join(dir, 'bad.sql'))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
