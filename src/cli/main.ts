@@ -16,6 +16,7 @@ import { register as registerMark } from './mark.js';
 import { register as registerStatus } from './status.js';
 import { register as registerManifest } from './manifest.js';
 import { register as registerVerify } from './verify.js';
+import { register as registerExport } from './export.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -84,6 +85,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerManifest(program);
   registerVerify(program);
+  registerExport(program);
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(

@@ -279,10 +279,15 @@ function checkSchedule(schedule: string | undefined, tz: string | undefined, whe
 
 /** Registers every value the schema marks secret, so logs and errors mask it. */
 function registerConfigSecrets(schema: z.ZodType, value: unknown): void {
-  const walk = (s: z.ZodType | undefined, v: unknown) => {
+  forEachSecret(value, (v) => registerSecret(v), schema);
+}
+
+/** Calls `fn` with every string value of a config (parsed, interpolated or not) that the schema marks secret, and its path. */
+export function forEachSecret(value: unknown, fn: (v: string, path: string) => void, schema: z.ZodType = configSchema): void {
+  const walk = (s: z.ZodType | undefined, v: unknown, path: string) => {
     if (!s || v === undefined || v === null) return;
     if (typeof v === 'string') {
-      if (metaOf(s)?.secret) registerSecret(v);
+      if (metaOf(s)?.secret) fn(v, path);
       return;
     }
     const def = (x: z.ZodType) =>
@@ -295,11 +300,11 @@ function registerConfigSecrets(schema: z.ZodType, value: unknown): void {
     for (let i = 0; i < 6 && def(cur).innerType; i++) cur = def(cur).innerType as z.ZodType;
     if (Array.isArray(v)) {
       const el = def(cur).element;
-      v.forEach((x) => walk(el, x));
+      v.forEach((x, i) => walk(el, x, `${path}[${i}]`));
     } else if (typeof v === 'object') {
       const shape = (cur as unknown as { shape?: Record<string, z.ZodType> }).shape ?? {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(shape[k], x);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(shape[k], x, path ? `${path}.${k}` : k);
     }
   };
-  walk(schema, value);
+  walk(schema, value, '');
 }
