@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Native dumper vs mysqldump vs mydumper on the same throwaway MariaDB: wall time, MB/s and peak RSS, at ~0.1 GB
-# and >= 1 GB. Usage: bench/dump.sh [GB_ROWS] (default 2000000 rows ~ 1.1 GB of dump; 1/10 of that for the small run).
-# Needs: mariadb-server, mariadb-client, mydumper, /usr/bin/time (apt-get install time). Figures: bench/RESULTS-dump.md.
+# and >= 1 GB; then the compressed dumps (native zstd and gzip on Node 24, mysqldump | gzip -6 and | zstd -3 -T2). Usage: bench/dump.sh [GB_ROWS] (default 2000000 rows ~ 1.1 GB of dump; 1/10 of that for the small run).
+# Needs: mariadb-server, mariadb-client, mydumper, zstd, /usr/bin/time (apt-get install time). Figures: bench/RESULTS-dump.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIG_ROWS=${1:-2000000}
@@ -69,19 +69,30 @@ run_once() { # label db outfile-or-dir command...
   rm -rf "$out"
 }
 
-# The native dumper with a second connection (--threads=2, an option: one connection is the default).
+# The native dumper held to one connection (--threads=1); the plain row runs with the default, --threads=auto.
 cat > "$WORK/threads.yml" <<EOF
 jobs:
   - name: native-threads
     dbdriver: mysql
     dbdsn: \${ONEDUMP_DSN}
-    options: [--threads=2]
+    options: [--threads=1]
     storage:
       local: [{ path: $WORK/threads.sql }]
 EOF
 
 # ONEDUMP_BIN=dist/onedump runs the single executable (what releases ship) instead of the bundle.
 if [ -n "${ONEDUMP_BIN:-}" ]; then ONEDUMP=("$(readlink -f "$ONEDUMP_BIN")"); else ONEDUMP=(node $NODE_FLAGS "$WORK/cli/main.js"); fi
+
+# Compression (issue 18): zstd needs a Node with zstd in node:zlib (22.15+); the single executable has it. The zstd,
+# gzip and uncompressed native rows all run on that Node, so their ratios compare compressors, not runtimes.
+if [ -n "${ONEDUMP_BIN:-}" ]; then ONEDUMP24=("${ONEDUMP[@]}"); else ONEDUMP24=("$(bash scripts/node24.sh)" $NODE_FLAGS "$WORK/cli/main.js"); fi
+compression_rows() { # db
+  run_once "n24 native" "$1" "$WORK/n24.sql" env ONEDUMP_DSN="$DSN/$1" "${ONEDUMP24[@]}" dump --dsn - --driver mysql --to "$WORK/n24.sql"
+  run_once "n24 native zstd" "$1" "$WORK/z.sql.zst" env ONEDUMP_DSN="$DSN/$1" "${ONEDUMP24[@]}" dump --dsn - --driver mysql --compression zstd --to "$WORK/z.sql"
+  run_once "n24 native gzip" "$1" "$WORK/g.sql.gz" env ONEDUMP_DSN="$DSN/$1" "${ONEDUMP24[@]}" dump --dsn - --driver mysql --compression gzip --to "$WORK/g.sql"
+  run_once "mysqldump|gzip -6" "$1" "$WORK/md.sql.gz" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $1 | gzip -6 > $WORK/md.sql.gz"
+  run_once "mysqldump|zstd -3 -T2" "$1" "$WORK/md.sql.zst" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $1 | zstd -q -3 -T2 > $WORK/md.sql.zst"
+}
 
 # The contenders take turns, REPEAT rounds, so a machine whose speed drifts during the bench (a shared VM) does not
 # favour whoever ran in its fast minutes.
@@ -90,13 +101,14 @@ for db in bsmall bbig; do
   for round in $(seq 1 "$REPEAT"); do
     echo "== $db round $round/$REPEAT" >&2
     run_once "onedump native" "$db" "$WORK/native.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysql --to "$WORK/native.sql"
-    run_once "onedump native -t2" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump -c "$WORK/threads.yml"
+    run_once "onedump native -t1" "$db" "$WORK/threads.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump -c "$WORK/threads.yml"
     run_once "mysqldump" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql"
     # onedump's dumps are on disk when it exits (fsync before the rename); mysqldump's are in the page cache. The
     # same guarantee for mysqldump: its file synced before the clock stops.
     run_once "mysqldump + sync" "$db" "$WORK/mysqldump.sql" sh -c "mysqldump --defaults-extra-file=$WORK/my.cnf --single-transaction --quick --hex-blob $db > $WORK/mysqldump.sql && sync $WORK/mysqldump.sql"
     run_once "onedump mysqldump" "$db" "$WORK/wrapped.sql" env ONEDUMP_DSN="$DSN/$db" "${ONEDUMP[@]}" dump --dsn - --driver mysqldump --to "$WORK/wrapped.sql"
     run_once "mydumper (2 threads)" "$db" "$WORK/mydumper" mydumper --defaults-file="$WORK/my.cnf" -h 127.0.0.1 -P "$PORT" -u root -B "$db" -o "$WORK/mydumper" -t 2 -r 100000
+    compression_rows "$db"
   done
 done
 
@@ -104,6 +116,7 @@ done
 # against mysqldump's.
 printf '%-22s %-7s %10s %9s %9s %9s %10s %9s\n' TOOL DB "DUMP MB" "BEST s" "MEDIAN s" "MB/s" "PEAK MB" "vs mysqldump"
 awk -F'\t' '
+  $1 ~ /^(n24 native|mysqldump\|)/ { next }  # the compression rows have their own table below
   { k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; w[k, n[k]] = $4; if ($5 > r[k]) r[k] = $5; b[k] = $3 }
   function median(k,   i, j, t, c) {
     c = n[k]; for (i = 1; i <= c; i++) s[i] = w[k, i]
@@ -127,5 +140,29 @@ awk -F'\t' '
     for (i = 1; i <= m; i++) {
       k = order[i]; split(k, p, "\t"); if (p[2] != "bbig" || !(p[1] in rate)) continue
       printf "%-22s %16.1f %12.2fx\n", p[1], rate[p[1]], rate[p[1]] / rate["mysqldump"]
+    }
+  }' "$WORK/results.tsv"
+
+# Compression: throughput as dump (SQL) MB per second of wall time, so compressed and uncompressed rows compare; the
+# ratio is the SQL's size over the file's ("n24 native" is the SQL). Targets (issue 18): zstd >= 0.9x uncompressed
+# native and >= 3x mysqldump|gzip -6, peak RSS < 200 MB.
+printf '\n%-22s %-7s %10s %9s %11s %8s %10s\n' TOOL DB "FILE MB" "MEDIAN s" "SQL MB/s" "RATIO" "PEAK MB"
+awk -F'\t' '
+  $1 ~ /^(n24 native|mysqldump\|)/ { k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; w[k, n[k]] = $4; if ($5 > r[k]) r[k] = $5; b[k] = $3 }
+  function median(k,   i, j, t, c) {
+    c = n[k]; for (i = 1; i <= c; i++) s[i] = w[k, i]
+    for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
+    return c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
+  }
+  END {
+    for (i = 1; i <= m; i++) med[order[i]] = median(order[i])
+    for (i = 1; i <= m; i++) {
+      k = order[i]; split(k, p, "\t"); sql = b["n24 native\t" p[2]]
+      printf "%-22s %-7s %10.1f %9.2f %11.1f %7.2fx %10.1f\n", p[1], p[2], b[k] / 1e6, med[k], sql / 1e6 / med[k], sql / b[k], r[k] / 1024
+    }
+    for (d = 1; d <= 2; d++) {
+      db = d == 1 ? "bsmall" : "bbig"; z = med["n24 native zstd\t" db]; if (!z) continue
+      printf "\n%s: zstd-native / native-uncompressed %.2fx (target >= 0.9x); zstd-native / mysqldump|gzip -6 %.2fx (target >= 3x); gzip-native / mysqldump|gzip -6 %.2fx\n", db,
+        med["n24 native\t" db] / z, med["mysqldump|gzip -6\t" db] / z, med["mysqldump|gzip -6\t" db] / med["n24 native gzip\t" db]
     }
   }' "$WORK/results.tsv"

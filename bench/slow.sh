@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Times `onedump slow` against pt-query-digest (and mysqldumpslow when installed) on one generated
-# MySQL 8 slow log, and checks that onedump and pt-query-digest agree on every per-fingerprint count.
+# Times `onedump slow` (one and two threads) against pt-query-digest (and mysqldumpslow when installed)
+# on three logs, each peer on the same file in the same run, and compares the per-fingerprint counts:
+#   regular   bench/gen-slowlog.mjs: MySQL 8, ~60 shapes, no pt-query-digest defect cases
+#   varied    bench/gen-slowlog-varied.mjs: MySQL 8 / MariaDB / Percona headers, ~2,500 shapes, 10-100 KB
+#             statements, comments, escapes, raw and invalid UTF-8 bytes
+#   fixtures  bench/gen-slowlog-fixtures.mjs: the real logs of test/fixtures/slowlogs/, repeated with shifted times
+# bench/slow-compare.ts lists every class where pt-query-digest is wrong with the reason, and fails on
+# any difference it cannot explain.
 #
-#   bench/slow.sh [SIZE_MB=500] [PEER_SIZE_MB=SIZE_MB]
-#
-# PEER_SIZE_MB lets the slow peers run on a smaller prefix-sized log (same generator, same seed)
-# when the full size would take too long for them; onedump then runs on both sizes.
+#   bench/slow.sh [REGULAR_MB=500] [VARIED_MB=100] [FIXTURES_MB=100]     (0 skips a log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZE=${1:-500}
-PEER_SIZE=${2:-$SIZE}
+REGULAR=${1:-500}
+VARIED=${2:-100}
+FIXTURES=${3:-100}
 WORK=${BENCH_DIR:-.tmp/bench-slow}
 mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 1; }
@@ -22,9 +26,9 @@ rm -rf .tmp/bundle
 npx esbuild src/cli/onedump.ts src/slow/worker.ts --bundle --platform=node --format=esm --outdir=.tmp/bundle \
   --entry-names='[name]' --out-extension:.js=.mjs --packages=external --log-level=warning
 
-gen() { # size -> path
-  local f="$WORK/slow-$1mb.log"
-  [ -s "$f" ] || node bench/gen-slowlog.mjs "$f" "$1"
+gen() { # generator size -> path
+  local f="$WORK/$1-$2mb.log"
+  [ -s "$f" ] || node "bench/gen-slowlog${3:-}.mjs" "$f" "$2"
   echo "$f"
 }
 
@@ -40,31 +44,24 @@ run() {
   echo "$wall" >"$WORK/$name.wall"
 }
 
-FULL=$(gen "$SIZE")
-PEER=$(gen "$PEER_SIZE")
-
-echo "# onedump slow vs peers ($(nproc) CPUs, node $(node --version), $(pt-query-digest --version))"
-run "onedump-${SIZE}mb" "$FULL" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$FULL" --format json
-run "onedump-2threads-${SIZE}mb" "$FULL" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$FULL" --format json --threads 2
-cmp -s "$WORK/onedump-${SIZE}mb.out" "$WORK/onedump-2threads-${SIZE}mb.out" || { echo "two threads and one thread differ" >&2; exit 1; }
-[ "$PEER" = "$FULL" ] || run "onedump-${PEER_SIZE}mb" "$PEER" node $NODE_FLAGS .tmp/bundle/onedump.mjs slow "$PEER" --format json
-run "pt-query-digest-${PEER_SIZE}mb" "$PEER" pt-query-digest --output json --limit 100%:100000 "$PEER"
-if command -v mysqldumpslow >/dev/null; then
-  run "mysqldumpslow-${PEER_SIZE}mb" "$PEER" mysqldumpslow -s c "$PEER"
-fi
-
-ours=$(cat "$WORK/onedump-${PEER_SIZE}mb.wall"); pt=$(cat "$WORK/pt-query-digest-${PEER_SIZE}mb.wall")
-echo "throughput ratio onedump / pt-query-digest on ${PEER_SIZE} MB: $(awk -v a="$pt" -v b="$ours" 'BEGIN{printf "%.1fx", a/b}')"
-
-node -e '
-const fs = require("fs");
-const ours = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-const pt = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-const a = new Map(ours.results.map((r) => [r.fingerprint_id, r.count]));
-const b = new Map(pt.classes.map((c) => [c.checksum.slice(-16), c.query_count]));
-let bad = 0;
-for (const [id, n] of b) if (a.get(id) !== n) { bad++; console.log("differs", id, "pt", n, "onedump", a.get(id)); }
-for (const id of a.keys()) if (!b.has(id)) { bad++; console.log("only onedump", id); }
-console.log(bad === 0 ? `per-fingerprint counts agree: ${b.size} groups, ${ours.entries} entries` : `${bad} groups differ`);
-process.exit(bad === 0 ? 0 : 1);
-' "$WORK/onedump-${PEER_SIZE}mb.out" "$WORK/pt-query-digest-${PEER_SIZE}mb.out"
+echo "# onedump slow vs peers ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), $(pt-query-digest --version))"
+ONEDUMP=(node $NODE_FLAGS .tmp/bundle/onedump.mjs slow)
+status=0
+bench() { # NAME FILE
+  local name=$1 file=$2
+  run "$name-onedump" "$file" "${ONEDUMP[@]}" "$file" --format json --threads 1
+  run "$name-onedump-2threads" "$file" "${ONEDUMP[@]}" "$file" --format json --threads 2
+  cmp -s "$WORK/$name-onedump.out" "$WORK/$name-onedump-2threads.out" || { echo "$name: two threads and one thread differ" >&2; status=1; }
+  run "$name-pt-query-digest" "$file" pt-query-digest --output json --limit 100%:100000 "$file"
+  if [ "$name" = regular ] && command -v mysqldumpslow >/dev/null; then
+    run "$name-mysqldumpslow" "$file" mysqldumpslow -s c "$file"
+  fi
+  local pt one two
+  pt=$(cat "$WORK/$name-pt-query-digest.wall"); one=$(cat "$WORK/$name-onedump.wall"); two=$(cat "$WORK/$name-onedump-2threads.wall")
+  echo "$name: throughput ratio onedump / pt-query-digest: $(awk -v a="$pt" -v b="$one" 'BEGIN{printf "%.1fx", a/b}') (1 thread), $(awk -v a="$pt" -v b="$two" 'BEGIN{printf "%.1fx", a/b}') (2 threads)"
+  npx tsx bench/slow-compare.ts "$WORK/$name-onedump.out" "$WORK/$name-pt-query-digest.out" "$name" || status=1
+}
+[ "$REGULAR" = 0 ] || bench regular "$(gen slow "$REGULAR")"
+[ "$VARIED" = 0 ] || bench varied "$(gen slow-varied "$VARIED" -varied)"
+[ "$FIXTURES" = 0 ] || bench fixtures "$(gen slow-fixtures "$FIXTURES" -fixtures)"
+exit $status

@@ -3,6 +3,8 @@ import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { OnedumpError, UsageError } from '../util/errors.js';
+import { compressionByMagic } from '../jobs/compression.js';
+import { createZstdDecompress, zstdAvailable, zstdNeedsNode } from '../jobs/parallel-compress.js';
 
 export interface DumpCoordinates {
   file: string;
@@ -21,14 +23,15 @@ const MAX_HEAD_BYTES = 64 * 1024 * 1024;
 /**
  * Reads the binlog coordinates a `--master-data=2` / `--source-data=2` dump records in its head
  * (`CHANGE MASTER TO MASTER_LOG_FILE='…', MASTER_LOG_POS=…;` or `CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE=…`),
- * from a plain or gzip file (detected by its magic bytes), reading only until they are found.
+ * from a plain, gzip or zstd file (detected by its magic bytes), reading only until they are found.
  */
 export async function readDumpCoordinates(path: string): Promise<DumpCoordinates> {
-  const gz = await isGzip(path);
+  const kind = await compressionOfFile(path);
+  if (kind === 'zstd' && !zstdAvailable()) throw new UsageError(`the dump file ${path} is zstd-compressed, and reading it here is not possible: ${zstdNeedsNode()}.`);
   const raw = createReadStream(path);
-  const text: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  const text: Readable = kind ? raw.pipe(kind === 'zstd' ? createZstdDecompress() : createGunzip()) : raw;
   try {
-    return await readDumpCoordinatesFrom(text, `the dump file ${path}`, gz ? 'is not a readable gzip file' : 'cannot be read');
+    return await readDumpCoordinatesFrom(text, `the dump file ${path}`, kind ? `is not a readable ${kind} file` : 'cannot be read');
   } finally {
     raw.destroy();
   }
@@ -87,7 +90,7 @@ export async function readDumpCoordinatesFrom(text: Readable, label: string, unr
   return found;
 }
 
-async function isGzip(path: string): Promise<boolean> {
+async function compressionOfFile(path: string): Promise<'gzip' | 'zstd' | undefined> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -96,9 +99,9 @@ async function isGzip(path: string): Promise<boolean> {
     throw new UsageError(code === 'ENOENT' ? `the dump file ${path} does not exist.` : `the dump file ${path} cannot be opened (${code}).`);
   }
   try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, 0);
+    return compressionByMagic(b.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }

@@ -7,6 +7,9 @@ import { parseConfigText } from '../config/load.js';
 import { prepareJobs, runExitCode, runPrepared, selectJobs, type RunSummary } from '../jobs/runner.js';
 import { prepareJob } from '../jobs/job.js';
 import { backupKey, namingOf } from '../jobs/naming.js';
+import { COMPRESSIONS, DEFAULT_LEVEL, LEVEL_RANGE, compressionOf, type Compression, type CompressionChoice } from '../jobs/compression.js';
+import { zstdAvailable, zstdNeedsNode } from '../jobs/parallel-compress.js';
+import { intOption } from './sync.js';
 import { ConsoleNotifier } from '../notify/console.js';
 import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
@@ -27,6 +30,8 @@ export interface DumpFlags extends GlobalOptions {
   to?: string[];
   driver?: string;
   gzip?: boolean;
+  compression?: Compression;
+  compressionLevel?: number;
   unique?: boolean;
   lock?: boolean;
   lockWait?: string;
@@ -38,6 +43,25 @@ export interface DumpFlags extends GlobalOptions {
   expectedInterval?: string;
 }
 
+function compressionFlag(v: string): Compression {
+  if (!(COMPRESSIONS as readonly string[]).includes(v)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')} (got "${v}").`);
+  return v as Compression;
+}
+
+/** The one-off dump's compression flags, checked as one: each contradiction is one sentence (exit 2). */
+function oneOffCompression(flags: DumpFlags): { compression?: Compression; compressionlevel?: number } {
+  if (flags.gzip && flags.compression && flags.compression !== 'gzip') throw new UsageError(`--gzip contradicts --compression ${flags.compression}; give one of them.`);
+  const algorithm: Compression = flags.compression ?? (flags.gzip ? 'gzip' : 'none');
+  if (algorithm === 'zstd' && !zstdAvailable()) throw new UsageError(`--compression zstd: ${zstdNeedsNode()}; use the single executable or the Docker image, or --compression gzip.`);
+  const level = flags.compressionLevel;
+  if (level !== undefined) {
+    if (algorithm === 'none') throw new UsageError('--compression-level needs --compression zstd or gzip.');
+    const [lo, hi] = LEVEL_RANGE[algorithm];
+    if (level < lo || level > hi) throw new UsageError(`--compression-level: ${algorithm} levels go from ${lo} to ${hi} (got ${level}).`);
+  }
+  return { ...(flags.compression ? { compression: flags.compression } : {}), ...(level !== undefined ? { compressionlevel: level } : {}) };
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command('dump')
@@ -46,7 +70,9 @@ export function register(program: Command): void {
     .option('--dsn <dsn>', 'one-off dump: database DSN (Go-driver form or mysql:// / postgres:// URL); "-" reads it from ONEDUMP_DSN (or DATABASE_DSN), keeping a password out of the process list')
     .option('--to <url...>', 'one-off dump: destination file URL(s) or path(s)')
     .addOption(new Option('--driver <driver>', 'one-off dump: dumper').choices(['mysql', 'mysqldump', 'postgresql', 'pgdump']))
-    .option('--gzip', 'one-off dump: gzip the output')
+    .option('--gzip', 'one-off dump: gzip the output (the same as --compression gzip)')
+    .option('--compression <algorithm>', `one-off dump: ${COMPRESSIONS.join(', ')} (zstd adds .zst and needs Node.js 22.15+; default none, or gzip with --gzip)`, compressionFlag)
+    .option('--compression-level <n>', 'one-off dump: zstd 1-19 (default 3), gzip 1-9 (default 6)', intOption('--compression-level', 1))
     .option('--unique', 'one-off dump: timestamp prefix on the file name')
     .option('--lock-wait <duration>', 'wait this long for another run of a job to finish (default: skip it at once, exit 11)')
     .option('--lock-dir <dir>', 'folder of the per-job lock files (default $ONEDUMP_LOCK_DIR, else a folder of yours under the temporary folder)')
@@ -64,6 +90,7 @@ export function register(program: Command): void {
       'onedump dump -c jobs.yml --job app --json     run one job, JSON result on stdout',
       'onedump dump -c jobs.yml --dry-run            print the plan, touch nothing',
       'ONEDUMP_DSN="app:$PW@tcp(db:3306)/app" onedump dump --dsn - --driver mysqldump --to /backups/app.sql --gzip',
+      'ONEDUMP_DSN="app:$PW@tcp(db:3306)/app" onedump dump --dsn - --to /backups/app.sql --compression zstd   → app.sql.zst',
       'onedump -f jobs.yml                           the Go tool\'s form',
     ),
   );
@@ -82,7 +109,7 @@ function oneOffConfig(flags: DumpFlags): LoadedConfig {
   }
   const driver = flags.driver ?? (engine === 'postgres' ? 'pgdump' : 'mysql');
   const yaml = stringify({
-    jobs: [{ name: 'dump', dbdriver: driver, dbdsn: flags.dsn, gzip: Boolean(flags.gzip), unique: Boolean(flags.unique), storage: {} }],
+    jobs: [{ name: 'dump', dbdriver: driver, dbdsn: flags.dsn, gzip: Boolean(flags.gzip), ...oneOffCompression(flags), unique: Boolean(flags.unique), storage: {} }],
   });
   // Storage comes from --to; validate the rest through the same schema as a file.
   try {
@@ -121,6 +148,8 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
     prepared = [prepareJob(job, loaded.dsns.get('dump')!, log, flags.to)];
     loaded.config.jobs = [job];
   } else {
+    if (flags.compression || flags.compressionLevel !== undefined)
+      throw new UsageError(`--${flags.compression ? 'compression' : 'compression-level'} goes with a one-off dump (--dsn and --to); set compression: in the config for its jobs.`);
     loaded = await loadConfigFor(configPath(flags) as string);
     prepared = prepareJobs(loaded, selectJobs(loaded, flags.job), log);
   }
@@ -205,7 +234,8 @@ function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalO
     job: p.job.name,
     dumper: p.dumper.name,
     source: describeDsn(p.dsn),
-    gzip: p.job.gzip,
+    gzip: compressionOf(p.job).algorithm === 'gzip',
+    compression: compressionOf(p.job),
     encryptedTo: p.job.encrypt?.recipients.length ?? 0,
     destinations: p.targets.map((t) => ({
       name: t.name,
@@ -218,11 +248,17 @@ function printPlan(loaded: LoadedConfig, prepared: PreparedJob[], flags: GlobalO
   } else {
     process.stdout.write(`Plan (dry run: nothing is dumped or written), ${loaded.config.mode}, up to ${loaded.config.mode === 'sequential' ? 1 : loaded.config.maxjobs} at once:\n`);
     for (const j of plan) {
-      process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${j.gzip ? ', gzip' : ''}${j.encryptedTo ? `, age-encrypted to ${j.encryptedTo} recipient(s)` : ''}\n`);
+      process.stdout.write(`\njob "${j.job}": ${j.dumper} from ${j.source}${describeCompression(j.compression)}${j.encryptedTo ? `, age-encrypted to ${j.encryptedTo} recipient(s)` : ''}\n`);
       for (const d of j.destinations) process.stdout.write(`  -> ${d.name}: ${d.location}${d.keep ? ` (${describeKeep(d.keep)})` : ''}\n`);
     }
   }
   return 0;
+}
+
+/** `, gzip` / `, zstd`, with the level when it is not the default. */
+function describeCompression(c: CompressionChoice): string {
+  if (c.algorithm === 'none') return '';
+  return `, ${c.algorithm}${c.level !== DEFAULT_LEVEL[c.algorithm] ? ` level ${c.level}` : ''}`;
 }
 
 function printSummary(summary: RunSummary, flags: GlobalOptions, log: Logger): void {

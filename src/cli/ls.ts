@@ -97,6 +97,7 @@ function jsonListing(l: Listing) {
       databases: b.manifest?.databases,
       binlog: b.manifest?.binlog,
       compressed: b.compressed,
+      compression: b.compression,
       encrypted: b.encrypted,
       marked: b.marked,
       manifest: b.manifest ? true : false,

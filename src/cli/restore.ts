@@ -32,7 +32,7 @@ async function binlogFolder(spec: string, log: Logger): Promise<{ dir: string; c
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Reads the dump's recorded binlog coordinates from its header, wherever it is stored (gzip and age handled). */
+/** Reads the dump's recorded binlog coordinates from its header, wherever it is stored (gzip, zstd and age handled). */
 async function dumpCoordinates(opts: RestoreOptions): Promise<DumpCoordinates> {
   const p = await planRestore(opts);
   try {
@@ -56,7 +56,7 @@ export interface RestoreFlags extends GlobalOptions {
 export function register(program: Command): void {
   const cmd = program
     .command('restore')
-    .description('load a dump (plain or gzip; pg_dump custom format too) from a path or any storage into MySQL/MariaDB or PostgreSQL')
+    .description('load a dump (plain, gzip or zstd, age-encrypted or not; pg_dump custom format too) from a path or any storage into MySQL/MariaDB or PostgreSQL')
     .requiredOption('--from <path-or-url>', 'the dump: a path, file://, s3://, sftp://, gdrive:// or dropbox:// URL')
     .requiredOption('--dsn <dsn>', 'the database to load into (Go-driver form or mysql:// / postgres:// URL); prefer ONEDUMP_RESTORE_DSN for passwords')
     .option('--target-db <name>', 'load into this database (created if missing) instead of the DSN\'s / the dump\'s own')
@@ -131,7 +131,7 @@ export async function runRestoreCommand(flags: RestoreFlags): Promise<number> {
       if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, ...plan, replay }, null, 2) + '\n');
       else {
         process.stdout.write(
-          `Plan (dry run: nothing is loaded):\n  from:   ${plan.source} (${plan.size !== undefined ? formatBytes(plan.size) : 'size unknown'}, ${plan.compressed ? 'gzip, ' : ''}${plan.format === 'pg-custom' ? 'pg_dump custom format' : 'SQL'})\n  into:   ${plan.target}\n  client: ${plan.client}\n`,
+          `Plan (dry run: nothing is loaded):\n  from:   ${plan.source} (${plan.size !== undefined ? formatBytes(plan.size) : 'size unknown'}, ${plan.compression ? `${plan.compression}, ` : ''}${plan.format === 'pg-custom' ? 'pg_dump custom format' : 'SQL'})\n  into:   ${plan.target}\n  client: ${plan.client}\n`,
         );
         if (replay) {
           const what = events ? (events.events ? ` (${events.events} events${events.stop ? `, stopping before ${events.stop}` : ''})` : ` (nothing to replay: ${events.notes.join(' ')})`) : '';

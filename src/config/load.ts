@@ -14,6 +14,8 @@ import { ConfigError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { expandHome } from '../storage/local.js';
 import { recipientProblem, recipientsProblem } from '../crypto/age.js';
+import { LEVEL_RANGE, compressionOf } from '../jobs/compression.js';
+import { zstdAvailable, zstdNeedsNode } from '../jobs/parallel-compress.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -240,6 +242,7 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map
         `jobs[${i}]: sshhost, sshuser and sshkey go together (${['sshhost', 'sshuser', 'sshkey'].filter((_, k) => !ssh[k]).join(', ')} missing)`,
       );
     }
+    checkCompression(job, i, problems);
     if (job.tables?.length && job.excludetables?.length) problems.push(`jobs[${i}]: tables and excludetables cannot both be set`);
     const storages = Object.values(job.storage).reduce((n, list) => n + ((list as unknown[] | undefined)?.length ?? 0), 0);
     if (storages === 0)
@@ -256,6 +259,27 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map
     }
   });
   return dsns;
+}
+
+/** gzip: true against compression:, levels against the algorithm, and zstd on a Node that has it. */
+function checkCompression(job: JobConfig, i: number, problems: ProblemSink): void {
+  const at = (k: string) => formatPath(['jobs', i, k]);
+  if (job.gzip && job.compression && job.compression !== 'gzip') {
+    problems.push(`${at('gzip')}: gzip: true contradicts compression: ${job.compression}; keep one of them`);
+    return;
+  }
+  const { algorithm } = compressionOf(job);
+  if (job.gziplevel !== undefined && algorithm !== 'gzip') problems.push(`${at('gziplevel')}: applies to gzip only, and this job's compression is ${algorithm} (use compressionlevel)`);
+  if (job.gziplevel !== undefined && job.compressionlevel !== undefined && job.gziplevel !== job.compressionlevel && algorithm === 'gzip')
+    problems.push(`${at('compressionlevel')}: ${job.compressionlevel} contradicts gziplevel: ${job.gziplevel}; keep one of them`);
+  if (job.compressionlevel !== undefined) {
+    if (algorithm === 'none') problems.push(`${at('compressionlevel')}: has no meaning without compression (set compression: zstd or gzip)`);
+    else {
+      const [lo, hi] = LEVEL_RANGE[algorithm];
+      if (job.compressionlevel < lo || job.compressionlevel > hi) problems.push(`${at('compressionlevel')}: ${algorithm} levels go from ${lo} to ${hi}, not ${job.compressionlevel}`);
+    }
+  }
+  if (algorithm === 'zstd' && !zstdAvailable()) problems.push(`${at('compression')}: ${zstdNeedsNode()} (use the single executable or the Docker image, or compression: gzip)`);
 }
 
 export function isDurationSchedule(s: string): boolean {

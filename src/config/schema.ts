@@ -4,6 +4,7 @@ import { storageBackends } from '../storage/registry.js';
 import { notifierBackends } from '../notify/registry.js';
 import { sshFields } from '../ssh/options.js';
 import { DRIVERS } from '../dump/drivers.js';
+import { COMPRESSIONS } from '../jobs/compression.js';
 
 const storageShape = Object.fromEntries(
   storageBackends.map((b) => [b.kind, described(z.array(b.options).optional(), { description: b.summary })]),
@@ -41,6 +42,15 @@ export const jobSchema = z.strictObject({
   driverpath: described(z.string().optional(), { description: 'Path of the dump binary (mysqldump, mariadb-dump, pg_dump).', example: '/usr/bin/mysqldump', go: true }),
   gzip: bool({ description: 'Compress the dump with gzip (adds .gz to the file name).', go: true }, false),
   gziplevel: described(z.number().int().min(1).max(9).optional(), { description: 'gzip level 1 (fast) to 9 (small); default 6.' }),
+  compression: described(z.enum(COMPRESSIONS).optional(), {
+    description:
+      'zstd (adds .zst; needs Node.js 22.15+, which the single executable and the Docker image have), gzip (adds .gz; the same as gzip: true) or none. Compressed on every core in independent blocks. Default: gzip when gzip: true, else none.',
+    example: 'zstd',
+  }),
+  compressionlevel: described(z.number().int().min(1).max(19).optional(), {
+    description: 'Compression level: zstd 1 (fast) to 19 (small), default 3; gzip 1 to 9, default 6 (as gziplevel).',
+    example: 3,
+  }),
   unique: bool({ description: 'Prefix file names with a UTC YYYYMMDDHHMMSS- timestamp.', go: true }, false),
   options: described(z.array(z.string()).optional(), { description: 'Dump options (replace the defaults).', example: ['--skip-add-drop-table'], go: true }),
   tables: described(z.array(z.string().min(1)).optional(), { description: 'Only these tables.' }),

@@ -16,13 +16,15 @@ import { clientDefaults } from './mysqldump.js';
 import { libpqEnv, pgpassLine } from './pgdump.js';
 import { quoteIdent } from './mysql-native/sql-buffer.js';
 import { AGE_MAGIC, decryptStreamFromFile } from '../crypto/age.js';
+import { createZstdDecompress, zstdAvailable, zstdNeedsNode } from '../jobs/parallel-compress.js';
+import { MAGIC_BYTES, compressionByMagic } from '../jobs/compression.js';
 
 export interface RestoreOptions {
-  /** A path or storage URL of the dump (plain or gzip). */
+  /** A path or storage URL of the dump (plain, gzip or zstd). */
   from: string;
   /** The dump on a storage the caller opened (and closes); instead of `from`. */
   source?: { storage: Storage; key: string };
-  /** Shown every chunk of the stored bytes as they are read (before decryption and gunzip), e.g. to hash them. */
+  /** Shown every chunk of the stored bytes as they are read (before decryption and decompression), e.g. to hash them. */
   onRaw?: (chunk: Buffer) => void;
   dsn: ParsedDsn;
   /** Restore into this database instead of the DSN's (or the dump's own). */
@@ -40,6 +42,8 @@ export interface RestorePlan {
   source: string;
   size?: number;
   compressed: boolean;
+  /** gzip or zstd when compressed, found by the magic bytes. */
+  compression?: 'gzip' | 'zstd';
   encrypted: boolean;
   format: 'sql' | 'pg-custom';
   client: string;
@@ -52,7 +56,7 @@ export interface RestoreResult extends RestorePlan {
   durationMs: number;
 }
 
-const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+
 const PG_MAGIC = Buffer.from('PGDMP');
 
 /** Finds an executable on PATH (and PostgreSQL's versioned bin folders). */
@@ -164,7 +168,7 @@ function engineClient(dsn: ParsedDsn, format: RestorePlan['format'], override?: 
   return found;
 }
 
-/** Opens the source, detects gzip and pg_dump custom format, and says what would be done. */
+/** Opens the source, detects age, gzip, zstd and pg_dump custom format, and says what would be done. */
 export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePlan; open: () => Promise<{ stream: Readable; counted: () => number }>; close: () => Promise<void> }> {
   const { storage, key } = o.source ?? storageFromUrl(o.from, { log: o.log });
   if (!key) throw new UsageError(`--from ${o.from} names a folder; give the dump file.`);
@@ -182,7 +186,7 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
   });
   raw.on('error', (e) => counter.destroy(e));
   raw.pipe(counter);
-  // Layers are detected by content, outermost first: age encryption, then gzip, then pg_dump's archive format.
+  // Layers are detected by content, outermost first: age encryption, then gzip or zstd, then pg_dump's archive format.
   const outer = await peek(counter, AGE_MAGIC.length);
   const encrypted = outer.head.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC;
   let layered: Readable = outer.stream;
@@ -194,16 +198,17 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
   } else if (o.identity) {
     o.log.warn(`${storage.describe(key)} is not encrypted; --identity is not needed`);
   }
-  const first = await peek(layered, 2);
-  const compressed = first.head.subarray(0, 2).equals(GZIP_MAGIC);
+  const first = await peek(layered, MAGIC_BYTES);
+  const compression = compressionByMagic(first.head);
+  if (compression === 'zstd' && !zstdAvailable()) throw new UsageError(`${storage.describe(key)} is zstd-compressed, and decompressing it here is not possible: ${zstdNeedsNode()}.`);
   let stream: Readable = first.stream;
-  if (compressed) {
-    const gunzip = createGunzip();
-    stream.on('error', (e) => gunzip.destroy(e));
-    stream = stream.pipe(gunzip);
+  if (compression) {
+    const decompress = compression === 'zstd' ? createZstdDecompress() : createGunzip();
+    stream.on('error', (e) => decompress.destroy(e));
+    stream = stream.pipe(decompress);
   }
   const second = await peek(stream, 5);
-  // Until the client reads the stream, nobody listens on it: a gzip or age error found early (a truncated or corrupt
+  // Until the client reads the stream, nobody listens on it: a gzip, zstd or age error found early (a truncated or corrupt
   // file) would be an unhandled 'error'. Keep it; the pipeline into the client reports it (see corrupted()).
   second.stream.on('error', () => undefined);
   const format: RestorePlan['format'] = second.head.subarray(0, 5).equals(PG_MAGIC) ? 'pg-custom' : 'sql';
@@ -214,7 +219,8 @@ export async function planRestore(o: RestoreOptions): Promise<{ plan: RestorePla
     plan: {
       source: storage.describe(key),
       size: info.size,
-      compressed,
+      compressed: compression !== undefined,
+      ...(compression ? { compression } : {}),
       encrypted,
       format,
       client,
@@ -327,13 +333,14 @@ export async function restoreDump(o: RestoreOptions): Promise<RestoreResult> {
   }
 }
 
-/** A zlib or age failure while streaming becomes one sentence that says the target may hold part of the dump. */
+/** A zlib (gzip, zstd) or age failure while streaming becomes one sentence that says the target may hold part of the dump. */
 function corrupted(err: unknown, plan: RestorePlan): unknown {
   const code = (err as { code?: unknown })?.code;
   const msg = (err as Error)?.message ?? String(err);
   const partial = 'the target may hold part of the dump: drop it before loading a good copy';
-  if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new OnedumpError(`${plan.source}: its gzip data is cut short or corrupt (${msg}); ${partial}.`, { cause: err });
+  // zlib's codes: Z_BUF_ERROR (cut short), Z_DATA_ERROR; zstd's: ZSTD_error_corruption_detected, ZSTD_error_checksum_wrong, …
+  if (typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_error_'))) {
+    return new OnedumpError(`${plan.source}: its ${plan.compression ?? 'compressed'} data is cut short or corrupt (${msg}); ${partial}.`, { cause: err });
   }
   if (plan.encrypted && err instanceof Error && !(err instanceof OnedumpError) && /age|decrypt|chunk|stanza|header|tag/i.test(msg)) {
     return new OnedumpError(`${plan.source}: its age encryption could not be read to the end (${msg}); ${partial}.`, { cause: err });

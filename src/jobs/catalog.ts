@@ -2,6 +2,7 @@ import type { Storage } from '../storage/types.js';
 import { errorMessage } from '../util/errors.js';
 import { KEEP_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX, isSidecar, readJson, readManifest, type BackupManifest } from './manifest.js';
 import { PARTIAL_SUFFIX } from '../storage/types.js';
+import type { Compression } from './compression.js';
 
 /** The last `onedump verify` of a backup, as stored in NAME.verify.json. */
 export interface VerifyRecord {
@@ -31,6 +32,8 @@ export interface CatalogEntry {
   verify?: VerifyRecord;
   encrypted: boolean;
   compressed: boolean;
+  /** gzip or zstd by the manifest, else by the name's .gz/.zst; none when neither says. */
+  compression: Compression;
   /** Marked permanent (`onedump mark --keep`: a NAME.keep beside it); retention never deletes it. */
   marked: boolean;
 }
@@ -67,7 +70,8 @@ export async function listBackups(
       size: o.size,
       location: storage.describe(key),
       encrypted: /\.age$/.test(name),
-      compressed: /\.gz(\.age)?$/.test(name),
+      compressed: false,
+      compression: /\.zst(\.age)?$/.test(name) ? 'zstd' : /\.gz(\.age)?$/.test(name) ? 'gzip' : 'none',
       marked: objects.has(key + KEEP_SUFFIX),
     };
     if (opts.sidecars !== false && objects.has(key + MANIFEST_SUFFIX)) {
@@ -86,8 +90,9 @@ export async function listBackups(
     }
     if (e.manifest) {
       e.encrypted = Boolean(e.manifest.encryption);
-      e.compressed = e.manifest.compression.algorithm !== 'none';
+      e.compression = e.manifest.compression.algorithm;
     }
+    e.compressed = e.compression !== 'none';
     e.time = e.manifest?.finishedAt ?? timeFromName(name) ?? o.modified?.toISOString();
     entries.push(e);
   }

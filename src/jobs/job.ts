@@ -12,6 +12,7 @@ import { runPipeline } from './pipeline.js';
 import { applyRetention } from './retention.js';
 import { pruneJob, jobStatus } from './recoverability.js';
 import { buildManifest, manifestKey, putJson } from './manifest.js';
+import { compressionOf } from './compression.js';
 import { VERSION } from '../version.js';
 import { TableTally, tallyFlavour } from '../dump/tally.js';
 import { errorMessage, isTransient, UsageError } from '../util/errors.js';
@@ -96,8 +97,8 @@ export async function runPreparedJob(p: PreparedJob, o: RunJobOptions): Promise<
         tally = flavour ? new TableTally(flavour) : undefined;
         const t = tally;
         const r = await runPipeline((out, sig) => p.dumper.dump(out, { job, log, signal: sig }), destinations, {
-          gzip: job.gzip,
-          gzipLevel: job.gziplevel,
+          gzip: false,
+          compression: compressionOf(job),
           encrypt: job.encrypt?.recipients,
           signal,
           onProgress: o.onProgress,

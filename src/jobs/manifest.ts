@@ -4,6 +4,7 @@ import type { Destination, Storage } from '../storage/types.js';
 import type { DumpInfo } from '../dump/types.js';
 import type { TableTallyEntry } from '../dump/tally.js';
 import { errorMessage } from '../util/errors.js';
+import { compressionOf, type CompressionKeys } from './compression.js';
 
 /**
  * The manifest stored next to every backup (`NAME.manifest.json`): what the backup is, where it came from, and what a
@@ -60,7 +61,7 @@ export const manifestSchema = z
       .strictObject({ file: z.string(), position: z.number().int(), gtid: z.string().optional() })
       .optional()
       .describe("The snapshot's binlog coordinates (when the source has binlog on): where point-in-time replay starts."),
-    compression: z.strictObject({ algorithm: z.enum(['none', 'gzip']), level: z.number().int().optional() }),
+    compression: z.strictObject({ algorithm: z.enum(['none', 'gzip', 'zstd']), level: z.number().int().optional() }),
     encryption: z
       .strictObject({ algorithm: z.literal('age'), recipients: z.array(z.string()).describe('Public keys only.') })
       .optional(),
@@ -156,7 +157,7 @@ export async function deleteSidecars(d: Pick<Destination, 'storage'>, backupKey:
 }
 
 export interface ManifestInput {
-  job: { name: string; dbdriver: string; options?: string[]; gzip: boolean; gziplevel?: number; encrypt?: { recipients: string[] } };
+  job: CompressionKeys & { name: string; dbdriver: string; options?: string[]; encrypt?: { recipients: string[] } };
   dsn: { engine: 'mysql' | 'postgres'; host?: string; port?: number; socket?: string; database?: string };
   info?: DumpInfo;
   /** The tables as the dump stream showed them (see dump/tally.ts). */
@@ -202,7 +203,7 @@ export function buildManifest(i: ManifestInput): BackupManifest {
     startedAt: i.startedAt,
     finishedAt: i.finishedAt,
     ...(info.binlog ? { binlog: { file: info.binlog.file, position: info.binlog.position } } : {}),
-    compression: i.job.gzip ? { algorithm: 'gzip', level: i.job.gziplevel ?? 6 } : { algorithm: 'none' },
+    compression: compressionOf(i.job),
     ...(i.job.encrypt?.recipients.length ? { encryption: { algorithm: 'age' as const, recipients: [...i.job.encrypt.recipients] } } : {}),
     backup: { name: i.name, size: i.size, sha256: i.sha256 },
     complete: { exitStatus: true, ...(info.endMarker ? { endMarker: info.endMarker } : {}) },

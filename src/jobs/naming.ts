@@ -1,3 +1,5 @@
+import { SUFFIX, compressionOf, type Compression, type CompressionKeys } from './compression.js';
+
 /** Splits a storage key into its folder part (with trailing slash, or '') and its file name. */
 export function splitKey(key: string): { dir: string; base: string } {
   const i = key.lastIndexOf('/');
@@ -11,19 +13,23 @@ export function timestampPrefix(d: Date): string {
 }
 
 export interface NamingOptions {
-  gzip: boolean;
+  /** The Go tool's switch; `compression` wins when set. */
+  gzip?: boolean;
+  compression?: Compression;
   unique: boolean;
-  /** The backup is age-encrypted: `.age` goes last, after `.gz`. */
+  /** The backup is age-encrypted: `.age` goes last, after `.gz` or `.zst`. */
   encrypt?: boolean;
 }
 
 /**
  * The file name a job writes, as the Go tool names it: `.gz` added when gzip and missing; unique → timestamp prefix.
- * Encrypted backups (not in the Go tool) end in `.age`, after `.gz`: a configured `app.sql.age` is taken as `app.sql`.
+ * zstd (not in the Go tool) adds `.zst` the same way. Encrypted backups (not in the Go tool) end in `.age`, after
+ * `.gz`/`.zst`: a configured `app.sql.age` is taken as `app.sql`.
  */
 export function backupFileName(base: string, opts: NamingOptions & { now: Date }): string {
   let name = opts.encrypt && base.endsWith('.age') && base.length > 4 ? base.slice(0, -4) : base;
-  if (opts.gzip && !name.endsWith('.gz')) name += '.gz';
+  const suffix = SUFFIX[opts.compression ?? (opts.gzip ? 'gzip' : 'none')];
+  if (suffix && !name.endsWith(suffix)) name += suffix;
   if (opts.encrypt) name += '.age';
   if (opts.unique) name = `${timestampPrefix(opts.now)}-${name}`;
   return name;
@@ -45,13 +51,15 @@ export function retentionPattern(base: string, opts: NamingOptions): RegExp {
 }
 
 /** Where a job's backups are at a destination and which names there are its own: what retention, ls, verify and status count. */
-export function jobBackupsIn(configuredKey: string, job: { gzip: boolean; unique: boolean; encrypt?: { recipients: string[] } }): { dir: string; accept: (name: string) => boolean } {
+export function jobBackupsIn(configuredKey: string, job: NamedJob): { dir: string; accept: (name: string) => boolean } {
   const { dir, base } = splitKey(configuredKey);
   const pattern = retentionPattern(base, namingOf(job));
   return { dir, accept: (name) => pattern.test(name) };
 }
 
+type NamedJob = CompressionKeys & { unique: boolean; encrypt?: { recipients: string[] } };
+
 /** The naming options of a job's config. */
-export function namingOf(job: { gzip: boolean; unique: boolean; encrypt?: { recipients: string[] } }): NamingOptions {
-  return { gzip: job.gzip, unique: job.unique, encrypt: Boolean(job.encrypt?.recipients.length) };
+export function namingOf(job: NamedJob): NamingOptions {
+  return { compression: compressionOf(job).algorithm, unique: job.unique, encrypt: Boolean(job.encrypt?.recipients.length) };
 }

@@ -4,13 +4,15 @@ import { createHash } from 'node:crypto';
 import type { Destination, StoredObject } from '../storage/types.js';
 import type { DumpInfo } from '../dump/types.js';
 import { Fanout } from './fanout.js';
-import { ParallelGzip } from './parallel-gzip.js';
+import { compressionOf, compressor, type CompressionChoice } from './compression.js';
 import { encryptStream } from '../crypto/age.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface PipelineOptions {
+  /** The Go tool's switch (with gzipLevel); `compression` wins when set. */
   gzip: boolean;
   gzipLevel?: number;
+  compression?: CompressionChoice;
   /** age recipients: encrypt after compression, so the hash and every destination see the encrypted bytes. */
   encrypt?: string[];
   signal: AbortSignal;
@@ -38,7 +40,7 @@ export interface PipelineResult {
 }
 
 /**
- * source → gzip (once) → age (once) → sha256 → fan-out to every destination with backpressure. The source runs once; a failing
+ * source → gzip or zstd (once) → age (once) → sha256 → fan-out to every destination with backpressure. The source runs once; a failing
  * destination is detached without stalling the others. Destinations commit only when the whole stream arrived, so
  * a failed run leaves no object under a final name.
  */
@@ -76,7 +78,8 @@ export async function runPipeline(
     }
   });
   const stages: NodeJS.ReadWriteStream[] = [];
-  if (opts.gzip) stages.push(new ParallelGzip({ level: opts.gzipLevel ?? 6 }));
+  const compress = compressor(opts.compression ?? compressionOf({ gzip: opts.gzip, gziplevel: opts.gzipLevel }));
+  if (compress) stages.push(compress);
   if (opts.encrypt?.length) stages.push(encryptStream(opts.encrypt));
   const flow = pipeline([source, ...stages, meter, fanout] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   // When the flow dies (every destination failed), stop the source at once: it may be waiting for a drain that never comes.

@@ -128,6 +128,17 @@ export function stripCommentsAndLiterals(query: string): string {
         continue;
       }
     }
+    if (c === 0x28 /* ( */ && !isInsert) {
+      // `IN (1, 2, 'a', …)`: a list of plain literals becomes `(?)` at once, which the IN rule
+      // below turns into `(?+)` as it does the whole list. Lists of thousands of items are common.
+      const close = literalListEnd(query, i);
+      if (close > 0) {
+        out += query.slice(copyFrom, i) + '(?)';
+        i = close;
+        copyFrom = i;
+        continue;
+      }
+    }
     if (isInsert) {
       if (c === 0x28 /* ( */) depth++;
       else if (c === 0x29 /* ) */) {
@@ -165,6 +176,47 @@ function endOfString(query: string, start: number, quote: number): number {
   }
   return n;
 }
+
+/**
+ * For the `(` at `open` that follows the word IN (`… IN (`, `… in(`), and opens a list of at least
+ * LITERAL_LIST_MIN plain literals (quoted strings, and decimal numbers with an optional sign)
+ * separated by commas: the index just past its `)`. Otherwise 0. Such a list normalises to
+ * `?, ?, …` and so to `(?+)` whatever it holds; anything else (an expression, a comment, a
+ * subquery, hex) is left to the general rules.
+ */
+function literalListEnd(query: string, open: number): number {
+  let k = open - 1;
+  while (k >= 0 && isSpace(query.charCodeAt(k))) k--;
+  if (k < 2 || (query.charCodeAt(k) | 0x20) !== 0x6e /* n */ || (query.charCodeAt(k - 1) | 0x20) !== 0x69 /* i */) return 0;
+  const before = query.charCodeAt(k - 2);
+  if (!isSpace(before) && before !== 0x29 /* ) */) return 0;
+  const n = query.length;
+  let i = open + 1;
+  let items = 0;
+  for (;;) {
+    while (isSpace(query.charCodeAt(i))) i++;
+    let c = query.charCodeAt(i);
+    if (c === 0x27 /* ' */ || c === 0x22 /* " */) {
+      i = endOfString(query, i, c);
+      if (i >= n && query.charCodeAt(n - 1) !== c) return 0;
+    } else {
+      if (c === 0x2d /* - */ || c === 0x2b /* + */) c = query.charCodeAt(++i);
+      if (!(c >= 0x30 && c <= 0x39)) return 0;
+      while (i < n && ((c = query.charCodeAt(i)) === 0x2e || (c >= 0x30 && c <= 0x39))) i++;
+    }
+    items++;
+    while (isSpace(query.charCodeAt(i))) i++;
+    c = query.charCodeAt(i);
+    if (c === 0x2c /* , */) {
+      i++;
+      continue;
+    }
+    if (c === 0x29 /* ) */) return items >= LITERAL_LIST_MIN ? i + 1 : 0;
+    return 0;
+  }
+}
+
+const LITERAL_LIST_MIN = 4;
 
 function nextRowFollows(query: string, from: number): boolean {
   let i = from;

@@ -6,6 +6,8 @@ import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { encryptSecret } from '../../src/config/secrets.js';
 import { redactText } from '../../src/util/redact.js';
+import { compressionOf } from '../../src/jobs/compression.js';
+import zlib from 'node:zlib';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'go-configs');
 
@@ -244,5 +246,41 @@ describe('Go parity of values (issue 21)', () => {
     })();
     expect(err.problems).toHaveLength(20);
     expect(err.message.split('\n')[0]).toBe(`jobs.yml: ${4 * n} problems in the configuration (the first 20):`);
+  });
+});
+
+describe('compression keys (issue 18)', () => {
+  const zstdHere = typeof (zlib as unknown as Record<string, unknown>).zstdCompress === 'function';
+  const choice = (extra: string) => compressionOf(parseConfigText(job(extra), 'x.yml', {}).config.jobs[0]!);
+
+  it('gzip: true and gziplevel keep their meaning; compression: gzip|none and compressionlevel say the same', () => {
+    expect(choice('')).toEqual({ algorithm: 'none' });
+    expect(choice('    gzip: true')).toEqual({ algorithm: 'gzip', level: 6 });
+    expect(choice('    gzip: true\n    gziplevel: 2')).toEqual({ algorithm: 'gzip', level: 2 });
+    expect(choice('    compression: gzip\n    compressionlevel: 9')).toEqual({ algorithm: 'gzip', level: 9 });
+    expect(choice('    gzip: true\n    compression: gzip')).toEqual({ algorithm: 'gzip', level: 6 });
+    expect(choice('    compression: none')).toEqual({ algorithm: 'none' });
+  });
+
+  it('refuses contradictions and out-of-range levels, each in one line with its path', () => {
+    expect(problemsOf(job('    gzip: true\n    compression: none'))).toEqual(['jobs[0].gzip: gzip: true contradicts compression: none; keep one of them']);
+    expect(problemsOf(job('    compression: gzip\n    compressionlevel: 12'))).toEqual(['jobs[0].compressionlevel: gzip levels go from 1 to 9, not 12']);
+    expect(problemsOf(job('    compressionlevel: 3'))).toEqual(['jobs[0].compressionlevel: has no meaning without compression (set compression: zstd or gzip)']);
+    expect(problemsOf(job('    gzip: true\n    gziplevel: 5\n    compressionlevel: 7'))).toEqual(['jobs[0].compressionlevel: 7 contradicts gziplevel: 5; keep one of them']);
+    expect(problemsOf(job('    compression: lz4'))[0]).toMatch(/^jobs\[0\]\.compression: .*"zstd"\|"gzip"\|"none"|^jobs\[0\]\.compression: .*zstd.*gzip.*none/);
+    expect(problemsOf(job('    compression: gzip\n    compressionlevel: 20'))[0]).toMatch(/^jobs\[0\]\.compressionlevel: /);
+  });
+
+  it.skipIf(!zstdHere)('accepts compression: zstd (default level 3) where node:zlib has zstd', () => {
+    expect(choice('    compression: zstd')).toEqual({ algorithm: 'zstd', level: 3 });
+    expect(choice('    compression: zstd\n    compressionlevel: 19')).toEqual({ algorithm: 'zstd', level: 19 });
+    expect(problemsOf(job('    gzip: true\n    compression: zstd'))).toEqual(['jobs[0].gzip: gzip: true contradicts compression: zstd; keep one of them']);
+    expect(problemsOf(job('    compression: zstd\n    gziplevel: 4'))).toEqual(["jobs[0].gziplevel: applies to gzip only, and this job's compression is zstd (use compressionlevel)"]);
+  });
+
+  it.skipIf(zstdHere)('refuses compression: zstd on a Node without it, naming the Node version needed', () => {
+    expect(problemsOf(job('    compression: zstd'))).toEqual([
+      `jobs[0].compression: zstd needs Node.js 22.15 or later (or 23.8+), and this is Node.js ${process.version} (use the single executable or the Docker image, or compression: gzip)`,
+    ]);
   });
 });

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { createDumper } from '../../src/dump/registry.js';
 import { rawRowStats } from '../../src/dump/mysql-native/raw-rows.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { pino } from 'pino';
 
 const m = sharedMariaDB();
 let c: Connection;
@@ -105,7 +106,7 @@ describe('native mysql dumper', () => {
     const before = await mysqlSnapshot(c, par);
 
     const one = join(dir, 'par-1.sql');
-    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(par) }, one)).ok).toBe(true);
+    expect((await runJobToFile({ dbdriver: 'mysql', dbdsn: m.dsn(par), options: ['--threads=1'] }, one)).ok).toBe(true);
     // Three connections, 20000 rows in ranges of ~700; the output stalls at first so the ranges read ahead, and
     // meanwhile other sessions commit changes the dump must not contain.
     // Small statements too: many of them wait in a range read ahead, and all go out at once when it reaches the head.
@@ -199,6 +200,54 @@ describe('native mysql dumper', () => {
     // A multi-database dump cannot be redirected into one database.
     await expect(restoreInto(file, uniqueName('nope'))).rejects.toThrow(/single-database dump/);
   });
+
+  it('--threads=auto (the default) reads a big InnoDB table over two connections, a small database over one; rows and restore match one connection', async () => {
+    const au = uniqueName('native_auto');
+    await c.query(`CREATE DATABASE \`${au}\``);
+    // ~20 MB of data: well over two 4 MB ranges (DATA_LENGTH is an estimate).
+    await c.query(`CREATE TABLE \`${au}\`.t (id INT PRIMARY KEY, s VARCHAR(1100)) ENGINE=InnoDB`);
+    await c.query(`INSERT INTO \`${au}\`.t SELECT seq, CONCAT(seq, REPEAT('a', 1000)) FROM seq_1_to_20000`);
+    // A composite key whose first column is an integer splits on that column (few distinct values: ranges of it).
+    await c.query(`CREATE TABLE \`${au}\`.c (g INT, name VARCHAR(20), s VARCHAR(1100), PRIMARY KEY (g, name)) ENGINE=InnoDB`);
+    await c.query(`INSERT INTO \`${au}\`.c SELECT seq % 4000, CONCAT('n', seq), REPEAT('b', 1000) FROM seq_1_to_20000`);
+    await c.query(`ANALYZE TABLE \`${au}\`.t, \`${au}\`.c`);
+    const small = uniqueName('native_autosmall');
+    await c.query(`CREATE DATABASE \`${small}\``);
+    await c.query(`CREATE TABLE \`${small}\`.t (id INT PRIMARY KEY, s VARCHAR(20)) ENGINE=InnoDB`);
+    await c.query(`INSERT INTO \`${small}\`.t SELECT seq, CONCAT('r', seq) FROM seq_1_to_100`);
+    const dumpWith = async (name: string, options: string[]): Promise<{ text: string; logs: string }> => {
+      const logs: string[] = [];
+      const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(l) });
+      const j = job({ dbdriver: 'mysql', dbdsn: m.dsn(name), options });
+      const chunks: Buffer[] = [];
+      const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) });
+      await createDumper(j, parseDsn(j.dbdsn)).dump(sink, { job: j, log, signal: new AbortController().signal });
+      return { text: Buffer.concat(chunks).toString('latin1'), logs: logs.join('') };
+    };
+    const inserts = (s: string, table = 't') => s.split('\n').filter((l) => l.startsWith(`INSERT INTO \`${table}\``));
+    const rowsOf = (s: string, table = 't') => inserts(s, table).map((l) => l.slice(l.indexOf(' VALUES (') + 9, -2)).join('),(');
+    // Ranges of 100 key values (rows of ~1 KB): each range is its own run of INSERTs, so a split table has many more
+    // statements than one connection's ~1 MB ones.
+    const auto = await dumpWith(au, ['--chunk-rows=100']);
+    expect(auto.logs).toContain('--threads=auto: 2 connections');
+    const one = await dumpWith(au, ['--threads=1']);
+    expect(one.logs).not.toContain('--threads=auto');
+    expect(rowsOf(auto.text)).toBe(rowsOf(one.text));
+    expect(inserts(auto.text).length).toBeGreaterThanOrEqual(30); // ~200 ranges
+    expect(inserts(one.text).length).toBeLessThanOrEqual(22);
+    expect(rowsOf(auto.text, 'c')).toBe(rowsOf(one.text, 'c'));
+    expect(inserts(auto.text, 'c').length).toBeGreaterThanOrEqual(30); // 40 ranges of g
+    expect(inserts(one.text, 'c').length).toBeLessThanOrEqual(22);
+    const file = join(dir, 'auto.sql');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, auto.text, 'latin1');
+    const target = uniqueName('native_autoback');
+    await restoreInto(file, target);
+    expect(await mysqlSnapshot(c, target)).toEqual(await mysqlSnapshot(c, au));
+    const smallAuto = await dumpWith(small, ['--threads=auto']);
+    expect(smallAuto.logs).toContain('--threads=auto: 1 connection');
+    expect(rowsOf(smallAuto.text)).toBe(rowsOf((await dumpWith(small, ['--threads=1'])).text));
+  }, 120_000);
 
   it('rejects unknown options before anything runs (config error, exit 2)', () => {
     const j = job({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--where=id>1'] });

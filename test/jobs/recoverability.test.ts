@@ -13,6 +13,7 @@ function dump(name: string, startedAt: string, binlog?: { file: string; position
     time: startedAt,
     encrypted: false,
     compressed: true,
+    compression: 'gzip',
     marked: false,
     manifest: { startedAt, finishedAt: startedAt, ...(binlog ? { binlog } : {}) } as BackupManifest,
     ...extra,

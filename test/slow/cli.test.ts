@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, runCli, tempDir } from './helpers.js';
+import { analyze, FIXTURES, mysqlEntry, runCli, tempDir, writeLog } from './helpers.js';
 
 const short = join(FIXTURES, 'short/slowlog_mysql.log');
 
@@ -33,7 +33,9 @@ describe('onedump slow (commander)', () => {
   it('prints a table with a header line when asked', async () => {
     const { stdout, exitCode } = await runCli([short, '--format', 'table']);
     expect(exitCode).toBe(0);
-    expect(stdout.split('\n')[0]).toMatch(/^# 4 entries, 3 groups, 0 skipped; 2023-10-15T12:34:56\.123456Z .. 2023-10-15T12:36:05\.987654Z; total query time 20\.47s$/);
+    expect(stdout.split('\n')[0]).toMatch(
+      /^# 4 entries, 3 groups, 0 skipped; 2023-10-15T12:34:56\.123456Z .. 2023-10-15T12:36:05\.987654Z; total query time 20\.47s$/,
+    );
     expect(stdout).toMatch(/rank\s+id\s+count\s+total/);
   });
 
@@ -51,5 +53,33 @@ describe('onedump slow (commander)', () => {
     expect(JSON.parse(bad.stdout).ok).toBe(false);
     const none = await runCli(['--json']);
     expect(none.exitCode).toBe(2);
+  });
+});
+
+describe('JSON output of a large report', () => {
+  it('is written in pieces, byte for byte what JSON.stringify gives', async () => {
+    const dir = tempDir();
+    // 2,000 groups whose samples hold 1 KB of text each, and non-Latin-1 text: more than one 1 MiB piece of JSON.
+    let body = '';
+    for (let i = 0; i < 2000; i++) {
+      const name = Array.from(String(i), (d) => 'abcdefghij'[Number(d)]).join('');
+      body += mysqlEntry({
+        micros: 1_700_000_000_000_000 + i,
+        user: 'app',
+        ip: '10.0.0.1',
+        queryTime: 0.5,
+        lockTime: 0,
+        rowsSent: 1,
+        rowsExamined: 1,
+        query: `SELECT col_${name} FROM t WHERE a = '${'日本'.repeat(200)}' AND b = ${i}`,
+      });
+    }
+    const file = writeLog(dir, 'big.log', body);
+    const { stdout, exitCode } = await runCli([file, '--format', 'json']);
+    expect(exitCode).toBe(0);
+    expect(stdout.length).toBeGreaterThan(1 << 20);
+    const report = await analyze(file, { mask: true });
+    expect(report.groups).toBe(2000);
+    expect(stdout).toBe(`${JSON.stringify(report)}\n`);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { redactText, redactValue, registerSecret } from '../../src/util/redact.js';
 import { backoffDelay, retry, DEFAULT_RETRY } from '../../src/util/retry.js';
 import { isTransient, PermanentError, errorMessage } from '../../src/util/errors.js';
-import { backupKey, retentionPattern, timestampPrefix } from '../../src/jobs/naming.js';
+import { backupKey, jobBackupsIn, retentionPattern, timestampPrefix } from '../../src/jobs/naming.js';
 import { formatBytes, parseDuration } from '../../src/util/duration.js';
 import { createLogger } from '../../src/util/logger.js';
 import { Writable } from 'node:stream';
@@ -127,6 +127,21 @@ describe('naming (as the Go tool)', () => {
     expect(re.test('20261128030405-app.sql.gz')).toBe(false);
     expect(re.test('20261128030405-app.sql.gz.age.partial')).toBe(false);
     expect(retentionPattern('app.sql', { gzip: true, unique: true }).test('20261128030405-app.sql.gz.age')).toBe(false);
+  });
+  it('zstd backups end in .zst (.zst.age when encrypted); retention and jobBackupsIn tell a job\'s zstd, gzip and plain names apart', () => {
+    expect(backupKey('db/app.sql', { compression: 'zstd', unique: true, now })).toBe('db/20261128030405-app.sql.zst');
+    expect(backupKey('app.sql.zst', { compression: 'zstd', unique: false, now })).toBe('app.sql.zst');
+    expect(backupKey('app.sql.age', { compression: 'zstd', unique: false, encrypt: true, now })).toBe('app.sql.zst.age');
+    // compression wins over the Go switch; none adds nothing.
+    expect(backupKey('app.sql', { gzip: true, compression: 'none', unique: false, now })).toBe('app.sql');
+    const re = retentionPattern('app.sql', { compression: 'zstd', unique: true, encrypt: true });
+    expect(re.test('20261128030405-app.sql.zst.age')).toBe(true);
+    expect(re.test('20261128030405-app.sql.gz.age')).toBe(false);
+    expect(re.test('20261128030405-app.sql.zst')).toBe(false);
+    const { dir, accept } = jobBackupsIn('b/app.sql', { compression: 'zstd', unique: true });
+    expect(dir).toBe('b/');
+    expect(['20261128030405-app.sql.zst', '20261128030405-app.sql.gz', '20261128030405-app.sql'].map(accept)).toEqual([true, false, false]);
+    expect(jobBackupsIn('b/app.sql', { gzip: true, unique: false }).accept('app.sql.gz')).toBe(true);
   });
   it('parses durations', () => {
     expect(parseDuration('1h30m')).toBe(5_400_000);

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { availableParallelism } from 'node:os';
 import type { Connection } from 'mysql2';
 import type { Dumper, DumpInfo, JobContext } from '../types.js';
 import type { ParsedDsn } from '../../config/dsn.js';
@@ -189,7 +190,9 @@ export class NativeMysqlDumper implements Dumper {
     // no such proof and one connection reads everything.
     let binlog: DumpInfo['binlog'];
     const logBin = Number(ver!.log_bin) === 1;
-    const extras = o.data && o.threads > 1 && logBin ? await this.openExtras(o.threads - 1, ctx) : [];
+    const threads = o.threads === 'auto' ? (o.data && logBin ? await this.autoThreads(conn) : 1) : o.threads;
+    if (o.threads === 'auto') ctx.log.info(`job "${ctx.job.name}": --threads=auto: ${threads} connection${threads > 1 ? 's' : ''}`);
+    const extras = o.data && threads > 1 && logBin ? await this.openExtras(threads - 1, ctx) : [];
     this.extras = extras; // closed by dump() whatever happens; closeExtras() empties the same array
     const closeExtras = async (why: string) => {
       if (!extras.length) return;
@@ -245,8 +248,12 @@ export class NativeMysqlDumper implements Dumper {
     return { binlog, server: version, databases, tables: this.tableRows, details: { server: version, databases, ...stats } };
   }
 
-  /** How to split a table between connections: by its single-column integer primary key, if it is big enough. */
-  private async rangePlan(conn: Connection, db: string, table: string): Promise<{ key: string; ranges: KeyRange[] } | undefined> {
+  /**
+   * How to split a table between connections, if it is big enough: by its primary key's first column when that is
+   * an integer (the whole key for a one-column key). Each range is read in the full key's order, which is InnoDB's
+   * clustered order, the order one connection reads in.
+   */
+  private async rangePlan(conn: Connection, db: string, table: string): Promise<{ key: string; order: string[]; ranges: KeyRange[] } | undefined> {
     const o = this.opts;
     const [t] = await q(conn, 'SELECT TABLE_ROWS AS r, DATA_LENGTH AS d, ENGINE AS e FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
     // Only InnoDB reads in the shared snapshot; other engines are read by the one connection as before.
@@ -259,14 +266,14 @@ export class NativeMysqlDumper implements Dumper {
       "SELECT s.COLUMN_NAME AS n, c.DATA_TYPE AS t FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY' ORDER BY s.SEQ_IN_INDEX",
       [db, table],
     );
-    if (pk.length !== 1 || !INT_TYPES.has(str(pk[0]!.t).toLowerCase())) return undefined;
+    if (!pk.length || !INT_TYPES.has(str(pk[0]!.t).toLowerCase())) return undefined;
     const key = str(pk[0]!.n);
     const K = quoteIdent(key);
     const [mm] = await q(conn, `SELECT MIN(${K}) AS lo, MAX(${K}) AS hi FROM ${quoteIdent(db)}.${quoteIdent(table)}`);
     if (!mm || mm.lo === null || mm.hi === null) return undefined;
     const rowsPerRange = o.chunkRows || Math.max(1000, Math.floor(CHUNK_DATA_BYTES / Math.max(1, data / Math.max(1, rows))));
     const ranges = planRanges(BigInt(str(mm.lo)), BigInt(str(mm.hi)), rows, rowsPerRange);
-    return ranges.length > 1 ? { key, ranges } : undefined;
+    return ranges.length > 1 ? { key, order: pk.map((c) => str(c.n)), ranges } : undefined;
   }
 
   private async binlogStatus(conn: Connection): Promise<DumpInfo['binlog']> {
@@ -280,6 +287,22 @@ export class NativeMysqlDumper implements Dumper {
       }
     }
     return undefined;
+  }
+
+  /**
+   * --threads=auto: a second connection only helps when this client has a second core to parse and format rows on
+   * and some InnoDB table to dump is big enough for rangePlan() to split (two ranges of CHUNK_DATA_BYTES).
+   */
+  private async autoThreads(conn: Connection): Promise<number> {
+    if (availableParallelism() < 2) return 1;
+    const dbs = await this.databases(conn);
+    if (!dbs.length) return 1;
+    const [big] = await q(
+      conn,
+      `SELECT 1 AS x FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${dbs.map(() => '?').join(', ')}) AND TABLE_TYPE = 'BASE TABLE' AND ENGINE = 'InnoDB' AND DATA_LENGTH >= ? LIMIT 1`,
+      [...dbs, 2 * CHUNK_DATA_BYTES],
+    );
+    return big ? 2 : 1;
   }
 
   private async databases(conn: Connection): Promise<string[]> {
@@ -523,7 +546,8 @@ export class NativeMysqlDumper implements Dumper {
     let rows: number;
     if (plan) {
       const K = quoteIdent(plan.key);
-      const sqlFor = (r: KeyRange) => `${select} WHERE ${K} BETWEEN ${r.lo} AND ${r.hi} ORDER BY ${K}`;
+      const order = plan.order.map(quoteIdent).join(',');
+      const sqlFor = (r: KeyRange) => `${select} WHERE ${K} BETWEEN ${r.lo} AND ${r.hi} ORDER BY ${order}`;
       rows = await streamRanges([conn, ...this.extras.map((x) => x.conn)], plan.ranges, sqlFor, f, out, ctx.signal);
     } else rows = await streamTable(conn, select, f, out, ctx.signal);
     await put(out, `/*!40000 ALTER TABLE ${T} ENABLE KEYS */;\n${o.addLocks ? 'UNLOCK TABLES;\n' : ''}\n`, this.signal);

@@ -19,8 +19,9 @@ export interface NativeOptions {
   /**
    * Connections that read a big table's rows at once, in primary-key ranges, all in the same snapshot (mydumper's
    * --threads). Used only where the snapshots can be shown to be one (see dumper.ts); otherwise one connection.
+   * 'auto' (the default): 2 when the client has more than one core and a table to dump is big enough to split, else 1.
    */
-  threads: number;
+  threads: number | 'auto';
   /** Rows per range when a table is read by several connections (0: from the table's size, ~4 MB of data each). */
   chunkRows: number;
 }
@@ -37,7 +38,7 @@ export const NATIVE_DEFAULTS: NativeOptions = {
   databases: [],
   databasesMode: false,
   netBufferLength: 1024 * 1024,
-  threads: 1,
+  threads: 'auto',
   chunkRows: 0,
 };
 
@@ -56,7 +57,7 @@ export const NATIVE_OPTION_HELP: Array<[string, string]> = [
   ['--all-databases, -A', 'every database except information_schema, performance_schema, sys and mysql'],
   ['--databases[=a,b], -B', 'the databases named after it (or with =a,b); writes CREATE DATABASE and USE'],
   ['--net-buffer-length=BYTES', 'cut extended INSERTs at about this many bytes (default 1048576)'],
-  ['--threads=N', 'connections reading a big table at once, in primary-key ranges of one shared snapshot (default 1); used only where the snapshots are provably the same (MariaDB with binlog on, or MySQL under its brief read lock), else one connection'],
+  ['--threads=N|auto', 'connections reading a big table at once, in primary-key ranges of one shared snapshot (default auto: 2 when the client has more than one core and an InnoDB table to dump holds at least 8 MB of data, else 1); used only where the snapshots are provably the same (MariaDB with binlog on, or MySQL under its brief read lock), else one connection'],
   ['--chunk-rows=N', 'rows per primary-key range with --threads > 1 (default: about 4 MB of table data per range)'],
   ['--single-transaction, --quick, --hex-blob, --complete-insert, --extended-insert, --tz-utc, --master-data=2', 'accepted for mysqldump compatibility; the native dumper always behaves this way'],
 ];
@@ -131,7 +132,8 @@ export function parseNativeOptions(options: string[] | undefined, where: string)
       }
       case '--threads': {
         const n = Number(value);
-        if (!Number.isInteger(n) || n < 1 || n > 32) problems.push(`${where}: --threads needs a number of connections between 1 and 32`);
+        if (value === 'auto') o.threads = 'auto';
+        else if (!Number.isInteger(n) || n < 1 || n > 32) problems.push(`${where}: --threads needs a number of connections between 1 and 32, or auto`);
         else o.threads = n;
         break;
       }
