@@ -15,7 +15,7 @@ import { createNotifiers } from '../notify/create.js';
 import { describeDsn, parseDsn, DsnError } from '../config/dsn.js';
 import { dsnFlag } from './dsn-source.js';
 import { errorMessage, EXIT, UsageError } from '../util/errors.js';
-import { checkPushgatewayUrl, parseGroupingLabels, pushToGateway, writeMetricsTextfile } from '../jobs/push-metrics.js';
+import { checkPushgatewayUrl, checkTextfilePath, parseGroupingLabels, pushToGateway, writeMetricsTextfile } from '../jobs/push-metrics.js';
 import { parseDuration } from '../util/duration.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ProgressLine } from '../util/progress.js';
@@ -137,8 +137,7 @@ export async function runDumpCommand(flags: DumpFlags): Promise<number> {
     flags = { ...flags, pushgateway: process.env.ONEDUMP_PUSHGATEWAY_URL };
   }
   if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway);
-  if (flags.metricsTextfile !== undefined && !flags.metricsTextfile.endsWith('.prom'))
-    throw new UsageError(`--metrics-textfile ${flags.metricsTextfile}: node-exporter reads only files whose name ends in .prom.`);
+  if (flags.metricsTextfile !== undefined) checkTextfilePath(flags.metricsTextfile);
   if (flags.dsn) flags = { ...flags, dsn: dsnFlag(flags.dsn) };
   let loaded: LoadedConfig;
   let prepared: PreparedJob[];

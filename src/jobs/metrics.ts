@@ -1,6 +1,45 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { JobResult } from '../notify/types.js';
 
+/**
+ * The per-job gauges a daemon and a one-shot run (push-metrics.ts) both export, under one name and help text each, so
+ * one alert rule serves both ways of running.
+ */
+export const JOB_GAUGES = {
+  lastDuration: {
+    name: 'onedump_job_last_duration_seconds',
+    help: 'Duration of the last run of the job.',
+  },
+  lastBytes: {
+    name: 'onedump_job_last_bytes',
+    help: 'Size of the last successful backup of the job.',
+  },
+  lastSuccess: {
+    name: 'onedump_job_last_success_timestamp_seconds',
+    help: 'Unix time the job last succeeded.',
+  },
+  lastRun: {
+    name: 'onedump_job_last_run_timestamp_seconds',
+    help: 'Unix time the last run of the job finished.',
+  },
+  lastOk: {
+    name: 'onedump_job_last_run_success',
+    help: '1 if the last run of the job succeeded, 0 if it failed.',
+  },
+  recoverableEarliest: {
+    name: 'onedump_recoverable_earliest_timestamp_seconds',
+    help: 'The earliest instant the job can be restored to (jobs with binlogs:), as of its last successful run.',
+  },
+  recoverableLatest: {
+    name: 'onedump_recoverable_latest_timestamp_seconds',
+    help: 'The latest instant the job can be restored to (the last event of its stored binlog chain), as of its last successful run.',
+  },
+  chainGaps: {
+    name: 'onedump_binlog_chain_gaps',
+    help: "Gaps in the job's stored binlog chain (missing or short files), as of its last successful run.",
+  },
+} as const satisfies Record<string, { name: string; help: string }>;
+
 /** The daemon's Prometheus metrics, each per job (label job="<name>"), in a registry of their own. */
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -30,8 +69,7 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
   readonly lastDuration = new Gauge({
-    name: 'onedump_job_last_duration_seconds',
-    help: 'Duration of the last run of the job.',
+    ...JOB_GAUGES.lastDuration,
     labelNames: ['job'],
     registers: [this.registry],
   });
@@ -42,26 +80,22 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
   readonly lastBytes = new Gauge({
-    name: 'onedump_job_last_bytes',
-    help: 'Size of the last successful backup of the job.',
+    ...JOB_GAUGES.lastBytes,
     labelNames: ['job'],
     registers: [this.registry],
   });
   readonly lastSuccess = new Gauge({
-    name: 'onedump_job_last_success_timestamp_seconds',
-    help: 'Unix time the job last succeeded.',
+    ...JOB_GAUGES.lastSuccess,
     labelNames: ['job'],
     registers: [this.registry],
   });
   readonly lastRun = new Gauge({
-    name: 'onedump_job_last_run_timestamp_seconds',
-    help: 'Unix time the last run of the job finished.',
+    ...JOB_GAUGES.lastRun,
     labelNames: ['job'],
     registers: [this.registry],
   });
   readonly lastOk = new Gauge({
-    name: 'onedump_job_last_run_success',
-    help: '1 if the last run of the job succeeded, 0 if it failed.',
+    ...JOB_GAUGES.lastOk,
     labelNames: ['job'],
     registers: [this.registry],
   });
@@ -107,20 +141,17 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
   readonly recoverableEarliest = new Gauge({
-    name: 'onedump_recoverable_earliest_timestamp_seconds',
-    help: 'The earliest instant the job can be restored to (jobs with binlogs:), as of its last successful run.',
+    ...JOB_GAUGES.recoverableEarliest,
     labelNames: ['job'],
     registers: [this.registry],
   });
   readonly recoverableLatest = new Gauge({
-    name: 'onedump_recoverable_latest_timestamp_seconds',
-    help: 'The latest instant the job can be restored to (the last event of its stored binlog chain), as of its last successful run.',
+    ...JOB_GAUGES.recoverableLatest,
     labelNames: ['job'],
     registers: [this.registry],
   });
   readonly chainGaps = new Gauge({
-    name: 'onedump_binlog_chain_gaps',
-    help: "Gaps in the job's stored binlog chain (missing or short files), as of its last successful run.",
+    ...JOB_GAUGES.chainGaps,
     labelNames: ['job'],
     registers: [this.registry],
   });

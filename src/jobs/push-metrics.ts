@@ -6,6 +6,7 @@ import { OnedumpError, errorMessage } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { NOTIFY_RETRY, retry } from '../util/retry.js';
 import { postBody } from '../notify/http.js';
+import { JOB_GAUGES } from './metrics.js';
 
 /**
  * Metrics of one-shot runs (`onedump dump` under cron, a Kubernetes CronJob, a systemd timer), for Prometheus: written
@@ -22,11 +23,11 @@ interface Family {
 }
 
 const F = {
-  lastRun: { name: 'onedump_job_last_run_timestamp_seconds', help: 'Unix time the last run of the job finished.' },
-  lastOk: { name: 'onedump_job_last_run_success', help: '1 if the last run of the job succeeded, 0 if it failed.' },
-  lastDuration: { name: 'onedump_job_last_duration_seconds', help: 'Duration of the last run of the job.' },
-  lastSuccess: { name: 'onedump_job_last_success_timestamp_seconds', help: 'Unix time the job last succeeded.' },
-  lastBytes: { name: 'onedump_job_last_bytes', help: 'Size of the last successful backup of the job.' },
+  lastRun: JOB_GAUGES.lastRun,
+  lastOk: JOB_GAUGES.lastOk,
+  lastDuration: JOB_GAUGES.lastDuration,
+  lastSuccess: JOB_GAUGES.lastSuccess,
+  lastBytes: JOB_GAUGES.lastBytes,
   lastFailure: { name: 'onedump_job_last_failure_timestamp_seconds', help: 'Unix time the job last failed.' },
   lastSkipped: {
     name: 'onedump_job_last_skipped_timestamp_seconds',
@@ -36,15 +37,9 @@ const F = {
     name: 'onedump_job_expected_interval_seconds',
     help: 'How often the job is meant to succeed: alert when time() - onedump_job_last_success_timestamp_seconds exceeds it.',
   },
-  recoverableEarliest: {
-    name: 'onedump_recoverable_earliest_timestamp_seconds',
-    help: 'The earliest instant the job can be restored to (jobs with binlogs:), as of its last successful run.',
-  },
-  recoverableLatest: {
-    name: 'onedump_recoverable_latest_timestamp_seconds',
-    help: 'The latest instant the job can be restored to (the last event of its stored binlog chain), as of its last successful run.',
-  },
-  chainGaps: { name: 'onedump_binlog_chain_gaps', help: "Gaps in the job's stored binlog chain, as of its last successful run." },
+  recoverableEarliest: JOB_GAUGES.recoverableEarliest,
+  recoverableLatest: JOB_GAUGES.recoverableLatest,
+  chainGaps: JOB_GAUGES.chainGaps,
 } satisfies Record<string, Family>;
 
 const FAMILIES: Family[] = Object.values(F);
@@ -110,18 +105,25 @@ export function parseTextfile(text: string): Map<string, Map<string, number>> {
   return byJob;
 }
 
+/** Refuses (exit 2) a --metrics-textfile path node-exporter would not read; checked before the run and again on write. */
+export function checkTextfilePath(path: string): void {
+  if (!path.endsWith('.prom'))
+    throw new OnedumpError(`--metrics-textfile ${path}: node-exporter reads only files whose name ends in .prom.`, { exitCode: 2 });
+}
+
 /**
  * Writes the run's metrics to `path` for node-exporter's textfile collector (the name must end in .prom), atomically
  * (a scrape sees the old file or the new one), keeping the samples of jobs this run did not run and the last-success
  * samples of jobs that failed.
  */
 export async function writeMetricsTextfile(path: string, results: JobResult[], expected: Map<string, number>): Promise<void> {
-  if (!path.endsWith('.prom')) throw new OnedumpError(`--metrics-textfile ${path}: node-exporter reads only files whose name ends in .prom.`, { exitCode: 2 });
+  checkTextfilePath(path);
   let previous = new Map<string, Map<string, number>>();
   try {
     previous = parseTextfile(await readFile(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OnedumpError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new OnedumpError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
   }
   for (const r of results) {
     const merged = previous.get(r.job) ?? new Map<string, number>();
@@ -163,10 +165,20 @@ export async function pushToGateway(url: string, results: JobResult[], expected:
     const body = await render(new Map([[r.job, jobSamples(r, expected.get(r.job))]]), false);
     const path = [['job', r.job], ...Object.entries(o.labels ?? {})].map(([k, v]) => groupingPart(k, v)).join('/');
     const target = `${where}/metrics/${path}`;
-    await retry(() => postBody(target, body, { what: `the Pushgateway at ${base.origin}`, contentType: 'text/plain; version=0.0.4', headers, timeoutMs: o.timeoutMs ?? 10_000, signal: o.signal }), {
-      policy: NOTIFY_RETRY,
-      signal: o.signal,
-    });
+    await retry(
+      () =>
+        postBody(target, body, {
+          what: `the Pushgateway at ${base.origin}`,
+          contentType: 'text/plain; version=0.0.4',
+          headers,
+          timeoutMs: o.timeoutMs ?? 10_000,
+          signal: o.signal,
+        }),
+      {
+        policy: NOTIFY_RETRY,
+        signal: o.signal,
+      },
+    );
   }
 }
 
@@ -178,7 +190,8 @@ export function checkPushgatewayUrl(url: string): URL {
   } catch {
     throw new OnedumpError('--pushgateway is not a URL such as http://pushgateway:9091.', { exitCode: 2 });
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new OnedumpError('--pushgateway needs an http:// or https:// URL.', { exitCode: 2 });
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new OnedumpError('--pushgateway needs an http:// or https:// URL.', { exitCode: 2 });
   return base;
 }
 
@@ -194,7 +207,8 @@ export function parseGroupingLabels(items: string[] = []): Record<string, string
   for (const item of items) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(item);
     if (!m) throw new OnedumpError(`--pushgateway-label "${item}" is not NAME=VALUE (NAME: letters, digits and _).`, { exitCode: 2 });
-    if (m[1] === 'job') throw new OnedumpError('--pushgateway-label job=… is not allowed: the job label is each job\'s name.', { exitCode: 2 });
+    if (m[1] === 'job')
+      throw new OnedumpError("--pushgateway-label job=… is not allowed: the job label is each job's name.", { exitCode: 2 });
     out[m[1]!] = m[2]!;
   }
   return out;
