@@ -1,11 +1,11 @@
 import { createReadStream, createWriteStream, fdatasync, type WriteStream } from 'node:fs';
-import { open, opendir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, opendir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
-import { homedir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { homedir, hostname } from 'node:os';
 import { z } from 'zod';
 import { str, keepField } from '../config/fields.js';
 import { PermanentError } from '../util/errors.js';
@@ -18,8 +18,45 @@ export function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
 }
 
+/**
+ * Removes what killed runs left while writing `finalPath`: `NAME.partial` (the name before writers had their own) and
+ * `NAME.HOST.PID-RANDOM.partial` whose process is gone from this host. A live writer's file is left alone.
+ */
+async function removeLeftoverPartials(finalPath: string): Promise<void> {
+  const base = basename(finalPath);
+  let names: string[];
+  try {
+    names = await readdir(dirname(finalPath));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(base + '.') || !name.endsWith(PARTIAL_SUFFIX)) continue;
+    const middle = name.slice(base.length + 1, -PARTIAL_SUFFIX.length);
+    const own = /^(.+)\.(\d+)-[0-9a-f]{8}$/.exec(middle);
+    if (middle !== '' && !own) continue; // another key's file (NAME.gz.partial for NAME)
+    // Another host's writer (a shared NFS folder) cannot be checked from here: its file is left alone.
+    if (own && (own[1] !== hostname() || processAlive(Number(own[2])))) continue;
+    const leftover = join(dirname(finalPath), name);
+    try {
+      await rm(leftover, { force: true });
+    } catch (err) {
+      throw new PermanentError(`local storage: cannot remove the leftover ${leftover}: ${(err as Error).message}.`, { cause: err });
+    }
+  }
+}
 
-/** Files on local disk under `root`; writes `name.partial`, fsyncs, then renames, so a final name is always whole. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+
+/** Files on local disk under `root`; writes `name.HOST.PID-RANDOM.partial`, fsyncs, then renames, so a final name is always whole. */
 export class LocalStorage implements Storage {
   readonly kind = 'local';
   readonly root: string;
@@ -59,26 +96,24 @@ export class LocalStorage implements Storage {
 
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
     const finalPath = this.pathOf(key);
-    const partial = finalPath + PARTIAL_SUFFIX;
+    // A name of its own per writer (host, pid and random): two runs writing the same key at once (`--no-lock`, or two hosts
+    // on one NFS folder) each rename a whole file of their own; with one shared name.partial the first rename would
+    // publish the second writer's half-written file.
+    const partial = `${finalPath}.${hostname()}.${process.pid}-${randomBytes(4).toString('hex')}${PARTIAL_SUFFIX}`;
     try {
       await mkdirs(dirname(finalPath));
     } catch (err) {
       throw new PermanentError(`local storage: cannot create folder ${dirname(finalPath)}: ${(err as Error).message}.`, { cause: err });
     }
+    await removeLeftoverPartials(finalPath);
     // The bytes are hashed only to check an expected sha256: the job pipeline and sync already hash what they send, and
     // a second hash of the same bytes in memory proves nothing and costs ~0.5 s/GB on the one JavaScript thread.
     const hash = opts.sha256 ? createHash('sha256') : undefined;
     let size = 0;
     const mode = this.modeFor(opts.mode);
-    // A partial file left by a killed run would keep its own mode when truncated: start from a new file. An explicit
-    // mode is given at its creation (the umask can only take bits away, so the file is never more open than asked)
-    // and set exactly, with chmod, before the rename; the rename keeps it.
-    try {
-      await rm(partial, { force: true });
-    } catch (err) {
-      throw new PermanentError(`local storage: cannot remove the leftover ${partial}: ${(err as Error).message}.`, { cause: err });
-    }
-    const out = createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode, flags: 'w' });
+    // An explicit mode is given at the file's creation (the umask can only take bits away, so the file is never more
+    // open than asked) and set exactly, with chmod, before the rename; the rename keeps it.
+    const out = createWriteStream(partial, { mode: mode === 'umask' ? 0o666 : mode, flags: 'wx' });
     this.lastFlushes = 0;
     const flusher = flushBehind(out, this.flushEvery, () => this.lastFlushes++);
     const counter = new Transform({
@@ -231,7 +266,7 @@ export type LocalOptions = z.infer<typeof localOptions>;
 
 export const localBackend: StorageBackend<LocalOptions> = {
   kind: 'local',
-  summary: 'A file on local disk (written as name.partial, fsynced, renamed).',
+  summary: 'A file on local disk (written as name.…partial, fsynced, renamed).',
   options: localOptions,
   schemes: ['file'],
   fromConfig(opts) {
