@@ -23,7 +23,8 @@ const retrySchema = z.strictObject({
 });
 
 const scheduleField = described(z.string().min(1), {
-  description: 'When the daemon runs the job: a cron expression (5 or 6 fields) or a duration such as 30m or 6h.',
+  description:
+    'When the daemon runs the job: a cron expression (5 or 6 fields), a duration such as 30m or 6h, or @daily-random / @hourly-random (a time spread over the day or hour, fixed by a hash of the job name and host; see docs/schedulers.md).',
   example: '0 3 * * *',
 });
 
