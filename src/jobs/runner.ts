@@ -116,8 +116,13 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
       // The lease after the local lock: one run per host asks the store, and a held lease is waited for in what
       // is left of --lock-wait.
       if (leaseCfg) {
-        const target = leaseTarget(name, p.targets, leaseCfg.destination, storageBackends.filter((b) => b.conditionalWrites).map((b) => b.kind));
-        const dest = target.build();
+        let dest;
+        try {
+          dest = leaseTarget(name, p.targets, leaseCfg.destination, storageBackends.filter((b) => b.conditionalWrites).map((b) => b.kind)).build();
+        } catch (err) {
+          await lock.release();
+          throw err;
+        }
         try {
           lease = await acquireLease(name, dest, {
             ttlMs: leaseCfg.ttlMs,
