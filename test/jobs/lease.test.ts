@@ -224,6 +224,30 @@ describe('two hosts running one job with a lease on S3', () => {
     expect(await exists(key)).toBe(true);
   }, 90_000);
 
+  it('a run whose lease is taken over stops at its next renewal: exit 1, one sentence, no backup stored', async () => {
+    const dir = fresh('lost');
+    const { cfg, key } = leasedJob(dir, { seconds: 20, ttl: '2s' });
+    const a = startCli(['dump', '-c', cfg, '--json', '--lock-dir', join(dir, 'locks-a')]);
+    await waitFor(async () => (await readLease(key)) !== undefined);
+    // Another host takes it over behind its back (as after a freeze longer than the TTL).
+    await client.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: key + LEASE_SUFFIX,
+        Body: JSON.stringify({ owner: 'other', job: 'app', host: 'db2', pid: 77, started: '2026-12-04T03:00:00.000Z', heartbeat: new Date().toISOString(), ttlMs: 60_000, onedump: 'x' }),
+      }),
+    );
+    const t0 = Date.now();
+    expect(await a.done).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(15_000); // stopped, not run to the end of its 20 s dump
+    const result = JSON.parse(a.stdout());
+    expect(result.jobs[0].error).toMatch(
+      new RegExp(`^job "app" lost its lease s3://${BUCKET}/${key}\\.lease\\.json: it was taken over by pid 77 on db2 \\(since 2026-12-04T03:00:00\\.000Z\\); this run is stopped so that two runs never write at once\\.$`),
+    );
+    expect(await exists(key)).toBe(false);
+    expect((await readLease(key))?.doc.owner).toBe('other'); // the new holder's lease is left alone
+  }, 60_000);
+
   it('a bucket that does not exist is one clear error, exit 1, and nothing is dumped', async () => {
     const dir = fresh('nobucket');
     const { cfg, key } = leasedJob(dir, { seconds: 0, bucket: 'no-such-bucket' });
