@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { acquireLease, LeaseHeldError, LEASE_SUFFIX, type LeaseDoc } from '../../src/jobs/lease.js';
 import { S3Storage } from '../../src/storage/s3.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { CLI_ENTRY, ROOT, runCli } from '../../testutils/cli.js';
 import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { startS3, type S3Server } from '../../testutils/s3.js';
@@ -275,5 +276,9 @@ describe('two hosts running one job with a lease on S3', () => {
     r = await runCli(['config', 'validate', '-c', cfg]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('jobs[0].lock.lease: this job has no s3[1] (it has 1 s3 destination(s))');
+    // A destination name with a digit in its kind is a name (lock.lease: s3[0], and verify.destination: s3[0] too).
+    const ok = `jobs:\n  - name: app\n    dbdriver: mysqldump\n    dbdsn: root@tcp(127.0.0.1:3306)/app\n    lock: { lease: "s3[0]", ttl: 10m }\n    verify: { destination: "s3[0]" }\n    storage:\n      s3: [{ bucket: b, key: app.sql }]\n`;
+    expect(parseConfigText(ok, 'ok.yml', {}).config.jobs[0]!.lock).toEqual({ lease: 's3[0]', ttl: '10m' });
+    expect(() => parseConfigText(ok.replace('ttl: 10m', 'ttl: 500ms'), 'ok.yml', {})).toThrow(/jobs\[0\]\.lock\.ttl: must be at least 1s/);
   }, 60_000);
 });
