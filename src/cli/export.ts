@@ -14,6 +14,7 @@ interface KubernetesFlags extends GlobalOptions {
   prefix?: string;
   daemon?: boolean;
   retries?: string;
+  host?: string;
 }
 
 interface SystemdFlags extends GlobalOptions {
@@ -23,6 +24,7 @@ interface SystemdFlags extends GlobalOptions {
   user?: string;
   randomizedDelay?: string;
   out?: string;
+  host?: string;
 }
 
 export function register(program: Command): void {
@@ -34,7 +36,8 @@ export function register(program: Command): void {
     .option('--namespace <ns>', 'metadata.namespace of every object')
     .option('--prefix <name>', 'name prefix of every object', 'onedump')
     .option('--daemon', 'a Deployment running onedump --daemon with /healthz probes, instead of CronJobs')
-    .option('--retries <n>', 'backoffLimit: retries of a failed run (exit codes 2 and 11 are never retried)', '2');
+    .option('--retries <n>', 'backoffLimit: retries of a failed run (exit codes 2 and 11 are never retried)', '2')
+    .option('--host <name>', 'the host name that @daily-random and @hourly-random schedules are spread by (default this machine\'s)');
   addGlobalOptions(k8s);
   k8s.addHelpText('after', examples('onedump export kubernetes -c jobs.yml --namespace backups | kubectl apply -f -'));
   k8s.action(action(async (flags: KubernetesFlags, c: Command) => exportKubernetes({ ...globals(c), ...flags })));
@@ -47,7 +50,8 @@ export function register(program: Command): void {
     .option('--credentials <dir>', 'folder of one credential file per ${VAR} of the config (LoadCredential=)', '/etc/onedump/credentials')
     .option('--user <name>', 'User= and Group= of the services', 'onedump')
     .option('--randomized-delay <duration>', 'RandomizedDelaySec= of the timers', '5min')
-    .option('--out <dir>', 'write the unit files into this folder');
+    .option('--out <dir>', 'write the unit files into this folder')
+    .option('--host <name>', 'the host name that @daily-random and @hourly-random schedules are spread by (default this machine\'s)');
   addGlobalOptions(sd);
   sd.addHelpText('after', examples('onedump export systemd -c jobs.yml --out /etc/systemd/system && systemctl daemon-reload && systemctl enable --now onedump-app.timer'));
   sd.action(action(async (flags: SystemdFlags, c: Command) => exportSystemd({ ...globals(c), ...flags })));
@@ -61,7 +65,7 @@ async function exportKubernetes(flags: KubernetesFlags): Promise<number> {
     );
   const retries = Number(flags.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 20) throw new UsageError(`--retries "${flags.retries}" is not a number from 0 to 20.`);
-  const docs = kubernetesManifests(input, { image: flags.image, namespace: flags.namespace, prefix: flags.prefix, daemon: flags.daemon, retries });
+  const docs = kubernetesManifests(input, { image: flags.image, namespace: flags.namespace, prefix: flags.prefix, daemon: flags.daemon, retries, host: flags.host });
   const secretNote = input.variables.length
     ? `# Secret ${flags.prefix ?? 'onedump'}-secrets (not written here) needs the keys: ${input.variables.join(', ')}\n#   kubectl create secret generic ${flags.prefix ?? 'onedump'}-secrets${input.variables.map((v) => ` --from-file=${v}=./${v}`).join('')}\n`
     : '';
@@ -79,6 +83,7 @@ async function exportSystemd(flags: SystemdFlags): Promise<number> {
     credentialsDir: flags.credentials,
     user: flags.user,
     randomizedDelay: flags.randomizedDelay,
+    host: flags.host,
   });
   if (flags.out) {
     const dir = resolve(flags.out);

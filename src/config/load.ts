@@ -12,6 +12,8 @@ import { driverEngine } from '../dump/drivers.js';
 import { registerSecret } from '../util/redact.js';
 import { ConfigError } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
+import { isRandomSchedule } from '../jobs/random-schedule.js';
+import { storageBackends } from '../storage/registry.js';
 import { expandHome } from '../storage/local.js';
 import { recipientProblem, recipientsProblem } from '../crypto/age.js';
 import { LEVEL_RANGE, compressionOf } from '../jobs/compression.js';
@@ -248,6 +250,7 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map
     if (storages === 0)
       problems.push(`${at('storage')}: at least one storage entry is required (e.g. local: [{ path: /backups/app.sql }])`);
     checkSchedule(job.schedule, job.timezone, `jobs[${i}]`, problems);
+    checkLease(job, i, problems);
     if (job.encrypt) {
       const bad = job.encrypt.recipients.map((r, k) => {
         const why = recipientProblem(r);
@@ -259,6 +262,30 @@ function checkJobs(jobs: Array<[JobConfig, number]>, problems: ProblemSink): Map
     }
   });
   return dsns;
+}
+
+/**
+ * lock.lease needs a destination whose store has conditional writes (S3): `true` takes the job's first one, `s3[1]`
+ * names one. Local, SFTP, Drive and Dropbox have none here: refused now rather than found out at 03:00.
+ */
+function checkLease(job: JobConfig, i: number, problems: ProblemSink): void {
+  const ttl = job.lock?.ttl;
+  const ttlMs = ttl === undefined ? undefined : parseDuration(ttl);
+  if (ttlMs !== undefined && ttlMs < 1000) problems.push(`${formatPath(['jobs', i, 'lock', 'ttl'])}: must be at least 1s (the holder renews it every ttl/6)`);
+  const lease = job.lock?.lease;
+  if (!lease) return;
+  const at = formatPath(['jobs', i, 'lock', 'lease']);
+  const kinds = storageBackends.filter((b) => b.conditionalWrites).map((b) => b.kind);
+  const count = (kind: string) => ((job.storage as Record<string, unknown[] | undefined>)[kind] ?? []).length;
+  const why = 'the lease needs a store with conditional writes; local, sftp, gdrive and dropbox have none here (the local lock already covers one host)';
+  if (lease === true) {
+    if (!kinds.some((k) => count(k) > 0)) problems.push(`${at}: this job has no ${kinds.join(' or ')} destination: ${why}`);
+    return;
+  }
+  const m = /^([a-z][a-z0-9]*)\[(\d+)\]$/.exec(lease);
+  if (!m) problems.push(`${at}: ${quote(lease)} is not true or a destination such as s3[0]`);
+  else if (!kinds.includes(m[1]!)) problems.push(`${at}: ${lease} is a ${m[1]} destination: ${why}`);
+  else if (Number(m[2]) >= count(m[1]!)) problems.push(`${at}: this job has no ${lease} (it has ${count(m[1]!)} ${m[1]} destination(s))`);
 }
 
 /** gzip: true against compression:, levels against the algorithm, and zstd on a Node that has it. */
@@ -295,7 +322,7 @@ function checkSchedule(schedule: string | undefined, tz: string | undefined, whe
       problems.push(`${p('timezone')}: ${quote(tz)} is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
     }
   }
-  if (!schedule || isDurationSchedule(schedule)) return;
+  if (!schedule || isDurationSchedule(schedule) || isRandomSchedule(schedule)) return;
   if (!cron.validate(schedule)) {
     problems.push(`${p('schedule')}: ${quote(schedule)} is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h`);
   }

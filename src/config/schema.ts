@@ -23,7 +23,8 @@ const retrySchema = z.strictObject({
 });
 
 const scheduleField = described(z.string().min(1), {
-  description: 'When the daemon runs the job: a cron expression (5 or 6 fields) or a duration such as 30m or 6h.',
+  description:
+    'When the daemon runs the job: a cron expression (5 or 6 fields), a duration such as 30m or 6h, or @daily-random / @hourly-random (a time spread over the day or hour, fixed by a hash of the job name and host; see docs/schedulers.md).',
   example: '0 3 * * *',
 });
 
@@ -66,6 +67,20 @@ export const jobSchema = z.strictObject({
   timezone: described(z.string().optional(), { description: 'IANA time zone of the cron schedule.', example: 'Australia/Sydney' }),
   retry: retrySchema.meta({ description: 'Retry policy for transient faults (connection refused/reset, timeouts, 5xx).' }).optional(),
   timeout: duration({ description: 'Abort the job after this long.', example: '2h' }).optional(),
+  lock: z
+    .strictObject({
+      lease: described(z.union([z.boolean(), z.string().min(1)]).optional(), {
+        description:
+          'Also take a lease object next to the backups on a destination with conditional writes (S3 If-None-Match/If-Match), so that two hosts, or two pods of a CronJob, never run this job at once: true = the first s3 destination, or one named as s3[1]. Local, sftp, gdrive and dropbox destinations cannot hold it (see docs/schedulers.md).',
+        example: true,
+      }),
+      ttl: duration({
+        description: 'A lock or lease not renewed for this long is stale and taken over (default 2m; renewed every ttl/6; at least 1s).',
+        example: '10m',
+      }).optional(),
+    })
+    .meta({ description: 'The per-job run lock (always taken unless --no-lock; see docs/schedulers.md) and its optional lease on the storage.' })
+    .optional(),
   encrypt: z
     .strictObject({
       recipients: described(z.array(z.string().min(1)).min(1), {
@@ -79,7 +94,7 @@ export const jobSchema = z.strictObject({
   verify: z
     .strictObject({
       schedule: scheduleField.optional().meta({ description: 'Daemon: run a restore drill of the newest backup on this schedule (cron or duration).', example: '0 6 * * 0' }),
-      destination: described(z.string().regex(/^[a-z]+\[\d+\]$/, 'must name a destination such as s3[0]').optional(), {
+      destination: described(z.string().regex(/^[a-z][a-z0-9]*\[\d+\]$/, 'must name a destination such as s3[0]').optional(), {
         description: 'Which destination the drill reads (local[0], s3[0], …); default the first.',
         example: 's3[0]',
       }),

@@ -22,6 +22,8 @@ export interface KubernetesOptions {
   daemon?: boolean;
   /** Retries of a failed run (backoffLimit; default 2). */
   retries?: number;
+  /** The host name `@daily-random` / `@hourly-random` are spread by (default this machine's): the CronJob gets that fixed time. */
+  host?: string;
   /** startingDeadlineSeconds (default 600: a start missed by more than 10 minutes is skipped, not run late). */
   startingDeadlineSeconds?: number;
 }
@@ -126,7 +128,7 @@ export function kubernetesManifests(input: ExportInput, o: KubernetesOptions): R
       kind: 'CronJob',
       metadata: meta(cronJobName(prefix, job.name), { 'onedump.dev/job': labelValue(job.name) }),
       spec: {
-        schedule: kubernetesSchedule(job.name, schedule),
+        schedule: kubernetesSchedule(job.name, schedule, o.host),
         ...(timezone ? { timeZone: timezone } : {}),
         concurrencyPolicy: 'Forbid',
         startingDeadlineSeconds: o.startingDeadlineSeconds ?? 600,

@@ -1,5 +1,6 @@
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
+import { isRandomSchedule, resolveRandomSchedule } from '../jobs/random-schedule.js';
 
 /**
  * A job's schedule (cron, 5 or 6 fields, or a duration) in the forms external schedulers take: a Kubernetes CronJob's
@@ -32,8 +33,17 @@ function intervalCron(job: string, schedule: string, ms: number): string {
   );
 }
 
+/**
+ * `@daily-random` / `@hourly-random` as the concrete cron expression the daemon would use for this job on `host`
+ * (default this machine), so the exported unit or CronJob fires at the same spread-out time; others unchanged.
+ */
+export function concreteSchedule(job: string, schedule: string, host?: string): string {
+  return isRandomSchedule(schedule) ? resolveRandomSchedule(schedule, job, host) : schedule;
+}
+
 /** The 5-field cron expression of a CronJob. */
-export function kubernetesSchedule(job: string, schedule: string): string {
+export function kubernetesSchedule(job: string, given: string, host?: string): string {
+  const schedule = concreteSchedule(job, given, host);
   const ms = parseDuration(schedule);
   if (ms !== undefined) return intervalCron(job, schedule, ms);
   return cronFields(job, schedule).join(' ');
@@ -66,7 +76,8 @@ function calendarField(job: string, schedule: string, field: string, names: stri
 }
 
 /** The [Timer] lines that fire on the job's schedule (without Persistent/RandomizedDelaySec). */
-export function systemdTimer(job: string, schedule: string, timezone?: string): string[] {
+export function systemdTimer(job: string, given: string, timezone?: string, host?: string): string[] {
+  const schedule = concreteSchedule(job, given, host);
   const ms = parseDuration(schedule);
   if (ms !== undefined) {
     const calendar = (ms % MINUTE === 0 && ms < HOUR && HOUR % ms === 0) || (ms % HOUR === 0 && ms <= DAY && DAY % ms === 0);

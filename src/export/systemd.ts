@@ -22,6 +22,8 @@ export interface SystemdOptions {
   randomizedDelay?: string;
   /** Unit name prefix (default onedump). */
   prefix?: string;
+  /** The host name `@daily-random` / `@hourly-random` are spread by (default this machine's). */
+  host?: string;
 }
 
 export interface UnitFile {
@@ -98,7 +100,7 @@ export function systemdUnits(input: ExportInput, o: SystemdOptions): UnitFile[] 
       `Description=Run onedump job "${job.name}" on its schedule (${schedule})`,
       '',
       '[Timer]',
-      ...systemdTimer(job.name, schedule, job.timezone ?? input.config.timezone),
+      ...systemdTimer(job.name, schedule, job.timezone ?? input.config.timezone, o.host),
       'Persistent=true',
       `RandomizedDelaySec=${delay}`,
       `Unit=${name}.service`,

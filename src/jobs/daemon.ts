@@ -97,7 +97,7 @@ export class Daemon {
   private drillPlan(loaded: LoadedConfig): Map<string, Schedule> {
     const out = new Map<string, Schedule>();
     for (const job of selectJobs(loaded, this.opts.jobNames)) {
-      if (job.verify?.schedule) out.set(job.name, parseSchedule(job.verify.schedule, job.timezone ?? loaded.config.timezone));
+      if (job.verify?.schedule) out.set(job.name, parseSchedule(job.verify.schedule, job.timezone ?? loaded.config.timezone, `${job.name} (restore drill)`));
     }
     return out;
   }

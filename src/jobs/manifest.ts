@@ -101,7 +101,8 @@ export function manifestKey(backupKey: string): string {
 }
 
 export function isSidecar(key: string): boolean {
-  return key.endsWith(KEEP_SUFFIX) || SIDECAR_SUFFIXES.some((s) => key.endsWith(s));
+  // NAME.lease.json (src/jobs/lease.ts) is a job's lease, not a backup.
+  return key.endsWith(KEEP_SUFFIX) || key.endsWith('.lease.json') || SIDECAR_SUFFIXES.some((s) => key.endsWith(s));
 }
 
 /** Stores a small JSON document next to a backup; never half visible (the backend's put commits it whole). */

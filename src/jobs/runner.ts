@@ -6,6 +6,9 @@ import { prepareJob, runPreparedJob, type PreparedJob } from './job.js';
 import { mapSettled } from '../util/concurrency.js';
 import { errorMessage, EXIT, UsageError } from '../util/errors.js';
 import { acquireJobLock, LockHeldError, type JobLock } from './lock.js';
+import { acquireLease, LEASE_SUFFIX, leaseSettings, leaseTarget, type JobLease } from './lease.js';
+import { storageBackends } from '../storage/registry.js';
+import { parseDuration } from '../util/duration.js';
 import { ping } from './healthcheck.js';
 import { redactValue } from '../util/redact.js';
 
@@ -84,7 +87,16 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
   };
   const settled = await mapSettled(prepared, limit, async (p) => {
     const name = p.job.name;
+    const skipped = (err: LockHeldError): JobResult => {
+      opts.log.warn(err.message);
+      const at = new Date().toISOString();
+      return { job: name, ok: false, skipped: 'locked', bytes: 0, durationMs: 0, destinations: [], error: err.message, startedAt: at, finishedAt: at };
+    };
     let lock: JobLock | undefined;
+    let lease: JobLease | undefined;
+    const leaseCfg = leaseSettings(p.job);
+    const ttlMs = p.job.lock?.ttl !== undefined ? parseDuration(p.job.lock.ttl) : undefined;
+    const t0 = Date.now();
     if (opts.lock !== false) {
       try {
         lock = await acquireJobLock(
@@ -92,24 +104,53 @@ export async function runPrepared(prepared: PreparedJob[], loaded: LoadedConfig,
           p.targets.map((t) => t.location),
           {
             ...opts.lock,
+            ...(ttlMs !== undefined ? { ttlMs } : {}),
             signal,
             onTakeover: (o) => opts.log.warn(`job "${name}": took over a stale lock${o ? ` left by pid ${o.pid} on ${o.host} (since ${o.startedAt})` : ''}`),
           },
         );
       } catch (err) {
         if (!(err instanceof LockHeldError)) throw err;
-        opts.log.warn(err.message);
-        const at = new Date().toISOString();
-        return { job: name, ok: false, skipped: 'locked', bytes: 0, durationMs: 0, destinations: [], error: err.message, startedAt: at, finishedAt: at } satisfies JobResult;
+        return skipped(err);
+      }
+      // The lease after the local lock: one run per host asks the store, and a held lease is waited for in what
+      // is left of --lock-wait.
+      if (leaseCfg) {
+        let dest;
+        try {
+          dest = leaseTarget(name, p.targets, leaseCfg.destination, storageBackends.filter((b) => b.conditionalWrites).map((b) => b.kind)).build();
+        } catch (err) {
+          await lock.release();
+          throw err;
+        }
+        try {
+          lease = await acquireLease(name, dest, {
+            ttlMs: leaseCfg.ttlMs,
+            waitMs: Math.max(0, (opts.lock?.waitMs ?? 0) - (Date.now() - t0)),
+            signal,
+            log: opts.log,
+            onTakeover: (o) =>
+              opts.log.warn(`job "${name}": took over a stale lease at ${dest.storage.describe(dest.key + LEASE_SUFFIX)}${o ? ` left by pid ${o.pid} on ${o.host} (since ${o.started}, last renewed ${o.heartbeat})` : ''}`),
+          });
+        } catch (err) {
+          await lock.release();
+          await dest.storage.close?.();
+          if (!(err instanceof LockHeldError)) throw err;
+          return skipped(err);
+        }
+        const held = lease;
+        const release = held.release.bind(held);
+        lease = { location: held.location, lost: held.lost, release: () => release().finally(() => dest.storage.close?.()) };
       }
     }
     try {
-      return await runLocked(p, name);
+      return await runLocked(p, name, lease ? AbortSignal.any([signal, lease.lost]) : signal);
     } finally {
+      await lease?.release();
       await lock?.release();
     }
   });
-  async function runLocked(p: PreparedJob, name: string): Promise<JobResult> {
+  async function runLocked(p: PreparedJob, name: string, signal: AbortSignal): Promise<JobResult> {
     await Promise.all([emit({ type: 'start', job: name, at: new Date().toISOString() }), ping(p.job.healthcheck, 'start', name, undefined, pingFailed)]);
     let lastEvent = Date.now();
     let lastBytes = 0;

@@ -3,16 +3,26 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { parseDuration, formatDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
+import { isRandomSchedule, resolveRandomSchedule } from './random-schedule.js';
 
-/** When a job runs: a cron expression (5 or 6 fields, in a time zone) or a fixed interval. */
+/**
+ * When a job runs: a cron expression (5 or 6 fields, in a time zone) or a fixed interval. `@daily-random` and
+ * `@hourly-random` become the cron expression of a time spread by job name and host (random-schedule.ts); `text`
+ * keeps what the config said.
+ */
 export type Schedule =
   { kind: 'cron'; text: string; expression: string; timezone?: string } | { kind: 'interval'; text: string; everyMs: number };
 
-export function parseSchedule(text: string, timezone?: string): Schedule {
+/** `job` (and `host`, default this machine's) decide where a random schedule falls; other schedules ignore them. */
+export function parseSchedule(text: string, timezone?: string, job?: string, host?: string): Schedule {
   const everyMs = parseDuration(text);
   if (everyMs !== undefined) return { kind: 'interval', text, everyMs };
+  if (isRandomSchedule(text)) {
+    if (job === undefined) throw new UsageError(`schedule "${text}" needs a job name to spread by.`);
+    return { kind: 'cron', text, expression: resolveRandomSchedule(text, job, host), timezone };
+  }
   if (!cron.validate(text))
-    throw new UsageError(`schedule "${text}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h.`);
+    throw new UsageError(`schedule "${text}" is neither a cron expression (5 or 6 fields) nor a duration such as 30m or 6h (nor @daily-random or @hourly-random).`);
   return { kind: 'cron', text, expression: text, timezone };
 }
 
@@ -23,7 +33,9 @@ export function sameSchedule(a: Schedule, b: Schedule): boolean {
 }
 
 export function describeSchedule(s: Schedule): string {
-  return s.kind === 'interval' ? `every ${formatDuration(s.everyMs)}` : `cron "${s.expression}"${s.timezone ? ` (${s.timezone})` : ''}`;
+  if (s.kind === 'interval') return `every ${formatDuration(s.everyMs)}`;
+  const spread = isRandomSchedule(s.text) ? `${s.text.trim()}, spread by job name and host: ` : '';
+  return `${spread}cron "${s.expression}"${s.timezone ? ` (${s.timezone})` : ''}`;
 }
 
 /**
@@ -39,7 +51,7 @@ export function jobSchedules(config: Config, jobNames: string[], cronOverride?: 
       missing.push(job.name);
       continue;
     }
-    out.set(job.name, parseSchedule(text, job.timezone ?? config.timezone));
+    out.set(job.name, parseSchedule(text, job.timezone ?? config.timezone, job.name));
   }
   if (missing.length) {
     throw new UsageError(

@@ -22,6 +22,8 @@ export interface StorageBackend<O = Record<string, unknown>> {
   readonly summary: string;
   /** Options of one entry in the config list. */
   readonly options: z.ZodType<O>;
+  /** Its storages offer `conditional` (compare-and-swap writes), so a job's lease (lock.lease) can live there. */
+  readonly conditionalWrites?: boolean;
   /** URL schemes this backend answers (`file`, `s3`, …). */
   readonly schemes: string[];
   /** Builds the storage for one config entry and the key the job writes to. */

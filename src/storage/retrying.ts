@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../util/logger.js';
 import { DEFAULT_RETRY, backoffDelay, retry, type RetryPolicy } from '../util/retry.js';
 import { errorMessage, isTransient } from '../util/errors.js';
-import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import type { ConditionalWrites, ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
 
 export interface RetryingOptions {
   /** Overrides the storage's own policy (Storage.retryPolicy) and the defaults. */
@@ -22,11 +22,14 @@ export class RetryingStorage implements Storage {
   readonly kind: string;
   readonly inner: Storage;
   readonly retryPolicy: RetryPolicy;
+  /** Passed through unretried: a conditional write that may have happened cannot be blindly sent again (src/jobs/lease.ts decides). */
+  readonly conditional?: ConditionalWrites;
   private readonly log?: Logger;
 
   constructor(inner: Storage, opts: RetryingOptions = {}) {
     this.inner = inner;
     this.kind = inner.kind;
+    this.conditional = inner.conditional;
     this.retryPolicy = { ...DEFAULT_RETRY, ...inner.retryPolicy, ...opts.policy };
     this.log = opts.log;
   }

@@ -7,7 +7,7 @@ import { OnedumpError, PermanentError, TransientError, UsageError, errorMessage,
 import { DEFAULT_RETRY, retry, type RetryPolicy } from '../util/retry.js';
 import type { Logger } from '../util/logger.js';
 import type { StorageBackend } from './backend.js';
-import type { ObjectInfo, PutOptions, Storage, StoredObject } from './types.js';
+import type { ConditionalWrites, ObjectInfo, PutOptions, Storage, StoredObject, VersionedObject } from './types.js';
 import { pushedChunks } from '../util/streams.js';
 
 const MiB = 1024 * 1024;
@@ -85,9 +85,17 @@ export class S3Storage implements Storage {
   private readonly cfg: S3StorageConfig;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** S3 conditional writes (AWS since 2024; MinIO, R2 and others too): If-None-Match: * and If-Match on PutObject and DeleteObject. */
+  readonly conditional: ConditionalWrites;
 
   constructor(cfg: S3StorageConfig) {
     this.cfg = cfg;
+    this.conditional = {
+      createIfAbsent: (key, body, signal) => this.putIf(key, body, { IfNoneMatch: '*' }, signal),
+      replaceIf: (key, etag, body, signal) => this.putIf(key, body, { IfMatch: etag }, signal),
+      read: (key, signal) => this.readVersioned(key, signal),
+      deleteIf: (key, etag, signal) => this.deleteIf(key, etag, signal),
+    };
     this.bucket = cfg.bucket;
     this.prefix = cfg.prefix;
     this.partSize = Math.min(MAX_PART, Math.max(MIN_PART, cfg.partSize ?? DEFAULT_PART_SIZE));
@@ -462,10 +470,78 @@ export class S3Storage implements Storage {
     await this.send('delete', key, () => this.client.send(new S.DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })));
   }
 
+  /**
+   * A PutObject of a small body under a condition. S3 answers 412 PreconditionFailed when it does not hold, and 409
+   * ConditionalRequestConflict when another conditional write of the key is under way: both mean "someone else was
+   * first" (undefined). Not retried here; the caller knows whether a retry is safe.
+   */
+  private async putIf(key: string, body: Buffer, cond: { IfNoneMatch?: string; IfMatch?: string }, signal?: AbortSignal): Promise<string | undefined> {
+    await this.ready();
+    const md5 = createHash('md5').update(body).digest('base64');
+    try {
+      const res = await this.client.send(
+        new S.PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), Body: body, ContentLength: body.length, ContentMD5: md5, ContentType: 'application/json', ...cond }),
+        { abortSignal: signal },
+      );
+      return res.ETag ?? '';
+    } catch (err) {
+      // If-Match on a key that is gone is 404 NoSuchKey: the version we meant is not there either.
+      if (conditionFailed(err) || (cond.IfMatch !== undefined && (err as { name?: string }).name === 'NoSuchKey')) return undefined;
+      throw this.fail(err, 'write', key, signal);
+    }
+  }
+
+  private async readVersioned(key: string, signal?: AbortSignal): Promise<VersionedObject | undefined> {
+    await this.ready();
+    const cmd = new S.GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) });
+    let date: string | undefined;
+    cmd.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        date = (out.response as { headers?: Record<string, string> }).headers?.date;
+        return out;
+      },
+      { step: 'deserialize', name: 'onedumpResponseDate' },
+    );
+    try {
+      const res = await this.client.send(cmd, { abortSignal: signal });
+      const body = Buffer.from((await res.Body?.transformToByteArray()) ?? []);
+      const storeNow = date ? Date.parse(date) : NaN;
+      const written = res.LastModified?.getTime();
+      // The store's clock on both sides, so that hosts whose clocks disagree still agree on an age.
+      const ageMs = written !== undefined && Number.isFinite(storeNow) ? Math.max(0, storeNow - written) : undefined;
+      return { body, etag: res.ETag ?? '', ageMs };
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name !== 'NoSuchBucket' && (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404)) return undefined;
+      throw this.fail(err, 'read', key, signal);
+    }
+  }
+
+  private async deleteIf(key: string, etag: string, signal?: AbortSignal): Promise<boolean> {
+    await this.ready();
+    try {
+      await this.client.send(new S.DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfMatch: etag }), { abortSignal: signal });
+      return true;
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (conditionFailed(err) || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+      throw this.fail(err, 'delete', key, signal);
+    }
+  }
+
   async close(): Promise<void> {
     // Only a client that was created has sockets to close.
     if (this.clientReady) await this.clientReady.then(() => this.client.destroy(), () => undefined);
   }
+}
+
+/** 412 PreconditionFailed, or 409 ConditionalRequestConflict (a concurrent conditional write of the same key). */
+function conditionFailed(err: unknown): boolean {
+  const e = (err ?? {}) as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.name === 'Error' || !e.name ? (e.Code ?? '') : e.name;
+  const status = e.$metadata?.httpStatusCode;
+  return code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || status === 412 || (status === 409 && code !== 'BucketAlreadyExists');
 }
 
 const s3Options = z.strictObject({
@@ -520,6 +596,7 @@ const URL_PARAMS = ['region', 'endpoint', 'forcepathstyle', 'storageclass', 'par
 
 export const s3Backend: StorageBackend<S3Options> = {
   kind: 's3',
+  conditionalWrites: true,
   summary: 'Amazon S3 or an S3-compatible store (multipart upload, aborted on failure).',
   options: s3Options,
   schemes: ['s3'],

@@ -64,6 +64,33 @@ export interface Storage {
   close?(): Promise<void>;
   /** This backend's retry policy (e.g. SFTP `maxattempts`); the retrying wrapper and the backend's resume both use it. */
   readonly retryPolicy?: Partial<RetryPolicy>;
+  /** Compare-and-swap writes of small objects, where the store has them (S3: If-None-Match / If-Match); for leases. */
+  readonly conditional?: ConditionalWrites;
+}
+
+/** A small object with its version tag, as read for a compare-and-swap. */
+export interface VersionedObject {
+  body: Buffer;
+  /** The store's version tag of exactly these bytes (S3: the ETag, quotes kept). */
+  etag: string;
+  /** How long ago it was last written, by the store's own clock where it says (S3: Date − Last-Modified), else ours. */
+  ageMs?: number;
+}
+
+/**
+ * Conditional writes of small objects: each call either happens whole or not at all, decided by the store, so that of
+ * several writers racing only one succeeds. `undefined`/false means the condition did not hold (someone else wrote or
+ * deleted it first); any other failure throws.
+ */
+export interface ConditionalWrites {
+  /** Creates `key` only if it does not exist (S3 If-None-Match: *); its new etag, or undefined when it exists. */
+  createIfAbsent(key: string, body: Buffer, signal?: AbortSignal): Promise<string | undefined>;
+  /** Replaces `key` only if its etag is still `etag` (S3 If-Match); the new etag, or undefined when it changed or is gone. */
+  replaceIf(key: string, etag: string, body: Buffer, signal?: AbortSignal): Promise<string | undefined>;
+  /** The object with its etag, or undefined when there is none. */
+  read(key: string, signal?: AbortSignal): Promise<VersionedObject | undefined>;
+  /** Deletes `key` only if its etag is still `etag`; false when it changed or is gone. */
+  deleteIf(key: string, etag: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 /** A configured destination of a job: a storage plus the key the job writes to. */
