@@ -10,8 +10,15 @@ import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 const fresh = (p: string) => mkdtempSync(join(tmpdir(), `onedump-lock-${p}-`));
 
 /** A config with one job whose stand-in dump takes `seconds` and prints `marker`. */
-function slowJob(dir: string, seconds: number, name = 'app'): string {
-  const bin = fakeDumpBinary(`sleep ${seconds}\necho "-- ran by $PPID"\necho "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
+/**
+ * A job whose dump takes `seconds`, or ends sooner once the file `gate` exists (a test that must see the first run
+ * still holding its lock opens the gate itself: on a loaded machine a CLI start alone can take 4 s).
+ */
+function slowJob(dir: string, seconds: number, name = 'app', gate?: string): string {
+  const wait = gate
+    ? `for i in $(seq 1 ${seconds * 10}); do [ -e '${gate}' ] && break; sleep 0.1; done`
+    : `sleep ${seconds}`;
+  const bin = fakeDumpBinary(`${wait}\necho "-- ran by $PPID"\necho "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
   const cfg = join(dir, 'jobs.yml');
   writeFileSync(
     cfg,
@@ -109,11 +116,13 @@ describe('per-job run lock (in process)', () => {
 describe('two processes running one job', () => {
   it('exactly one dumps; the other exits 11 naming the holder, and writes nothing', async () => {
     const dir = fresh('two');
-    const cfg = slowJob(dir, 3);
+    const gate = join(dir, 'gate');
+    const cfg = slowJob(dir, 50, 'app', gate);
     const env = { ONEDUMP_LOCK_DIR: join(dir, 'locks') };
     const a = startCli(['dump', '-c', cfg], env);
     await waitFor(() => existsSync(join(dir, 'locks')) && readdirSync(join(dir, 'locks')).length === 1);
     const b = await runCli(['dump', '-c', cfg, '--json'], { env });
+    writeFileSync(gate, '');
     expect(b.code).toBe(11);
     const json = JSON.parse(b.stdout);
     expect(json.ok).toBe(false);
