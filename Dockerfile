@@ -18,6 +18,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
-# The V8 flags of docs/development.md (DESIGN-notes); they cannot go on bin/onedump.js's #! line (nor the first in NODE_OPTIONS).
+# The V8 flags of development.md (DESIGN-notes); they cannot go on bin/onedump.js's #! line (nor the first in NODE_OPTIONS).
 ENTRYPOINT ["node", "--initial-old-space-size=96", "--max-semi-space-size=4", "/app/bin/onedump.js"]
 CMD ["--help"]
