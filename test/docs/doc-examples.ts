@@ -92,6 +92,8 @@ export function commandsOfLine(line: string): Omit<DocExample, 'file' | 'line'>[
     const before = tokens[i - 1];
     // A word `onedump` that is not the target of a redirection (`> …/completions/onedump`).
     if (!isWord(t) || !ENTRY.test(t.word) || (before && 'op' in before && ['>', '>>', '<'].includes(before.op))) continue;
+    // `docker build -t onedump .` names an image.
+    if (isWord(before) && ['-t', '--tag'].includes(before.word)) continue;
     const env: Record<string, string> = {};
     for (let j = i - 1; j >= 0; j--) {
       const e = tokens[j];

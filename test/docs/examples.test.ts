@@ -156,7 +156,8 @@ const NOT_RUN: Record<string, string> = {
   'binlog restore --dir /backups/binlogs --dump-file app.sql.gz --stop-datetime 2026-11-28 14:05:00':
     'needs a server, a dump and its binlogs (test/binlog/)',
   'tz load --dsn root:${DB_PASS}@tcp(127.0.0.1:3306)/': 'needs a MySQL server on 127.0.0.1:3306 (test/binlog/)',
-  'dump -c /config/jobs.yml': 'docker compose: Docker cannot run on these machines (docs/docker.md)',
+  'dump -c /config/jobs.yml': 'docker run / docker compose: Docker cannot run on these machines (docs/docker.md)',
+  '--version': "docker run: Docker cannot run on these machines (the CLI's --version: test/release/)",
   'dump -c jobs.yml --pushgateway - --pushgateway-label instance=db1': 'needs the Pushgateway at push.example.com (a real one: test/jobs/)',
   'slow path': 'a synopsis (placeholders)',
   'slow -f PATH -p GLOB -l N -m BOOL -d mysql': 'a synopsis (placeholders)',
