@@ -64,7 +64,16 @@ function optionSpec(o: Option): OptionSpec {
   };
 }
 
-const HELP: OptionSpec = { short: '-h', long: '--help', description: 'display help for command', value: 'none', repeatable: false, kind: 'text', choices: [], valueName: '' };
+const HELP: OptionSpec = {
+  short: '-h',
+  long: '--help',
+  description: 'display help for command',
+  value: 'none',
+  repeatable: false,
+  kind: 'text',
+  choices: [],
+  valueName: '',
+};
 
 /** The completion model of a command and everything under it (hidden flags and commands left out). */
 export function commandSpec(cmd: Command, parent: string[] = []): CommandSpec {
@@ -102,7 +111,9 @@ function bashScript(root: CommandSpec): string {
   const subCases = cmds
     .filter((c) => c.subcommands.length)
     .map((c) => {
-      const arms = c.subcommands.map((s) => `      ${[s.path.at(-1) as string, ...s.aliases].map(bq).join('|')}) printf '%s\\n' ${bq(key(s))} ;;`);
+      const arms = c.subcommands.map(
+        (s) => `      ${[s.path.at(-1) as string, ...s.aliases].map(bq).join('|')}) printf '%s\\n' ${bq(key(s))} ;;`,
+      );
       return `    ${bq(key(c))})\n      case "$2" in\n${arms.join('\n')}\n        *) return 1 ;;\n      esac ;;`;
     });
   const wordCases = cmds.map((c) => {
@@ -115,7 +126,11 @@ function bashScript(root: CommandSpec): string {
     for (const o of c.options) {
       if (o.value !== 'required') continue;
       const what = o.kind === 'choices' ? `choices ${o.choices.join(' ')}` : o.kind;
-      valueCases.push(`    ${optionWords(o).map((w) => bq(`${key(c)}|${w}`)).join('|')}) printf '%s\\n' ${bq(what)} ;;`);
+      valueCases.push(
+        `    ${optionWords(o)
+          .map((w) => bq(`${key(c)}|${w}`))
+          .join('|')}) printf '%s\\n' ${bq(what)} ;;`,
+      );
     }
   }
   const operandCases = cmds.filter((c) => c.operands !== 'none').map((c) => `    ${bq(key(c))}) printf '%s\\n' ${c.operands} ;;`);
@@ -223,7 +238,10 @@ complete -F ${fn} ${prog}
 /** A zsh single-quoted word. */
 const zq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Text inside an _arguments [description] or a _describe entry. */
-const zdesc = (s: string) => firstLine(s).replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1');
+const zdesc = (s: string) =>
+  firstLine(s)
+    .replace(/\\/g, '\\\\')
+    .replace(/([[\]:])/g, '\\$1');
 const zmessage = (s: string) => s.replace(/[^A-Za-z0-9 _.=-]/g, '') || 'value';
 
 function zshOption(o: OptionSpec): string {
@@ -253,7 +271,9 @@ function zshFunction(c: CommandSpec): string {
     if (c.operands !== 'none') specs.push(zq(`*:${c.operands}:${operand}`));
     return `${name}() {\n  _arguments -s -S \\\n    ${specs.join(' \\\n    ')}\n}`;
   }
-  const entries = c.subcommands.flatMap((s) => [s.path.at(-1) as string, ...s.aliases].map((w) => zq(`${w.replace(/:/g, '\\:')}:${zdesc(s.description)}`)));
+  const entries = c.subcommands.flatMap((s) =>
+    [s.path.at(-1) as string, ...s.aliases].map((w) => zq(`${w.replace(/:/g, '\\:')}:${zdesc(s.description)}`)),
+  );
   const dispatch = c.subcommands.map((s) => `      ${[s.path.at(-1) as string, ...s.aliases].map(zq).join('|')}) ${zshFunctionName(s)} ;;`);
   const first =
     c.operands === 'none'
@@ -305,9 +325,17 @@ function fishScript(root: CommandSpec): string {
   const cmds = allCommands(root);
   const key = (c: CommandSpec) => c.path.join(' ');
   const subCases = cmds.flatMap((c) =>
-    c.subcommands.map((s) => `        case ${[s.path.at(-1) as string, ...s.aliases].map((w) => fq(`${key(c)}|${w}`)).join(' ')}\n            echo ${fq(key(s))}`),
+    c.subcommands.map(
+      (s) =>
+        `        case ${[s.path.at(-1) as string, ...s.aliases].map((w) => fq(`${key(c)}|${w}`)).join(' ')}\n            echo ${fq(key(s))}`,
+    ),
   );
-  const valueCases = cmds.flatMap((c) => c.options.filter((o) => o.value === 'required').flatMap(optionWords).map((w) => fq(`${key(c)}|${w}`)));
+  const valueCases = cmds.flatMap((c) =>
+    c.options
+      .filter((o) => o.value === 'required')
+      .flatMap(optionWords)
+      .map((w) => fq(`${key(c)}|${w}`)),
+  );
   const lines: string[] = [];
   for (const c of cmds) {
     const at = `'${fn}_at ${key(c).replace(/'/g, "\\'")}'`;
@@ -409,7 +437,7 @@ export function completionScript(program: Command, shell: Shell): string {
 export function register(program: Command): void {
   program
     .command('completion')
-    .description('print a shell completion script (bash, zsh or fish) for onedump\'s commands, flags and their values')
+    .description("print a shell completion script (bash, zsh or fish) for onedump's commands, flags and their values")
     .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
     .addHelpText(
       'after',
@@ -421,7 +449,8 @@ Examples:
   onedump completion fish > ~/.config/fish/completions/onedump.fish`,
     )
     .action((shell: string) => {
-      if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`completion: the shell is one of ${SHELLS.join(', ')} (got "${shell}").`);
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new UsageError(`completion: the shell is one of ${SHELLS.join(', ')} (got "${shell}").`);
       process.stdout.write(completionScript(program, shell as Shell));
     });
 }

@@ -38,12 +38,18 @@ function bash(script: string, ...words: string[]): string[] {
 COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMP_LINE="$*"; COMP_POINT=\${#COMP_LINE}
 _onedump
 printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', harness, 'bash', script, ...words], { cwd: join(dir, 'work'), encoding: 'utf8' });
+  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', harness, 'bash', script, ...words], {
+    cwd: join(dir, 'work'),
+    encoding: 'utf8',
+  });
   return out.split('\n').filter(Boolean).sort();
 }
 
 function fish(line: string): string[] {
-  const out = execFileSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', scripts.fish!, line], { cwd: join(dir, 'work'), encoding: 'utf8' });
+  const out = execFileSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', scripts.fish!, line], {
+    cwd: join(dir, 'work'),
+    encoding: 'utf8',
+  });
   return out
     .split('\n')
     .filter(Boolean)
@@ -69,7 +75,10 @@ zpty -d z
 print -r -- "$out" | grep -ao '<<[^>]*>>' | sed 's/^<<//;s/>>$//' | sort -u`;
 
 function zsh(line: string): string[] {
-  const r = spawnSync('zsh', ['-f', '-c', ZSH_CAPTURE, 'zsh', scripts.zsh!, line, join(dir, 'work')], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('zsh', ['-f', '-c', ZSH_CAPTURE, 'zsh', scripts.zsh!, line, join(dir, 'work')], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   expect(r.error).toBeUndefined();
   return r.stdout.split('\n').filter(Boolean).sort();
 }

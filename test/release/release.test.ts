@@ -28,10 +28,17 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('scripts/release.sh', () => {
+  it("a checkout prints package.json's version (src/version.ts is kept in step; releases stamp the tag's)", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(readFileSync(join(ROOT, 'src', 'version.ts'), 'utf8')).toContain(`export const VERSION = '${pkg.version}';`);
+  });
+
   it('refuses an untagged HEAD and a dirty tree (exit 2, one sentence), and an unknown option', () => {
     const untagged = release(['--no-binary', '--no-install-check', '--quick-build', '--out', join(work, 'none')]);
     expect(untagged.status).toBe(2);
-    expect(untagged.stderr).toMatch(/^release: HEAD \([0-9a-f]+\) has no vX\.Y\.Z tag; tag it \(git tag v1\.2\.3\) or build with --snapshot\n$/);
+    expect(untagged.stderr).toMatch(
+      /^release: HEAD \([0-9a-f]+\) has no vX\.Y\.Z tag; tag it \(git tag v1\.2\.3\) or build with --snapshot\n$/,
+    );
     git('tag', 'v1.2.3');
     writeFileSync(join(repo, 'README.md'), readFileSync(join(repo, 'README.md'), 'utf8') + '\nchanged\n');
     const dirty = release(['--no-binary', '--no-install-check', '--quick-build', '--out', join(work, 'none')]);
@@ -48,12 +55,24 @@ describe('scripts/release.sh', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', 'onedump-1.2.3.cdx.json', 'onedump-1.2.3.tgz']);
     // The sums are of the artifacts, and check.
-    expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}onedump-1\.2\.3\.tgz\n[0-9a-f]{64} {2}onedump-1\.2\.3\.cdx\.json\n$/);
+    expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).toMatch(
+      /^[0-9a-f]{64} {2}onedump-1\.2\.3\.tgz\n[0-9a-f]{64} {2}onedump-1\.2\.3\.cdx\.json\n$/,
+    );
     expect(spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out }).status).toBe(0);
 
     // What npm would install: the compiled CLI, its bin, the docs; no sources or tests.
-    const files = execFileSync('tar', ['tzf', join(out, 'onedump-1.2.3.tgz')], { encoding: 'utf8' }).trim().split('\n');
-    for (const f of ['package/package.json', 'package/bin/onedump.js', 'package/dist/cli/onedump.js', 'package/dist/slow/worker.js', 'package/README.md', 'package/CONFIG_REF.md', 'package/docs/docker.md'])
+    const files = execFileSync('tar', ['tzf', join(out, 'onedump-1.2.3.tgz')], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    for (const f of [
+      'package/package.json',
+      'package/bin/onedump.js',
+      'package/dist/cli/onedump.js',
+      'package/dist/slow/worker.js',
+      'package/README.md',
+      'package/CONFIG_REF.md',
+      'package/docs/docker.md',
+    ])
       expect(files).toContain(f);
     expect(files.filter((f) => /^package\/(src|test|testutils|scripts|bench)\//.test(f))).toEqual([]);
     const unpacked = join(work, 'unpacked');
@@ -62,7 +81,9 @@ describe('scripts/release.sh', () => {
     expect(JSON.parse(readFileSync(join(unpacked, 'package', 'package.json'), 'utf8')).version).toBe('1.2.3');
     // Its bin, with the dependencies in place (the install check does this through npm install -g).
     symlinkSync(join(ROOT, 'node_modules'), join(unpacked, 'package', 'node_modules'));
-    expect(execFileSync(process.execPath, [join(unpacked, 'package', 'bin', 'onedump.js'), '--version'], { encoding: 'utf8' })).toBe('1.2.3\n');
+    expect(execFileSync(process.execPath, [join(unpacked, 'package', 'bin', 'onedump.js'), '--version'], { encoding: 'utf8' })).toBe(
+      '1.2.3\n',
+    );
 
     const sbom = JSON.parse(readFileSync(join(out, 'onedump-1.2.3.cdx.json'), 'utf8'));
     expect(sbom.bomFormat).toBe('CycloneDX');
@@ -76,7 +97,7 @@ describe('scripts/release.sh', () => {
     expect(readFileSync(join(repo, 'src', 'version.ts'), 'utf8')).not.toContain('1.2.3');
   });
 
-  it('--snapshot builds a dirty tree as X.Y.Z-snapshot.<commit>.dirty, with the working tree\'s changes', () => {
+  it("--snapshot builds a dirty tree as X.Y.Z-snapshot.<commit>.dirty, with the working tree's changes", () => {
     writeFileSync(join(repo, 'docs', 'docker.md'), readFileSync(join(repo, 'docs', 'docker.md'), 'utf8') + '\nsnapshot-marker\n');
     const out = join(work, 'snap');
     const r = release(['--snapshot', '--no-binary', '--no-install-check', '--quick-build', '--out', out]);
