@@ -44,7 +44,7 @@ build() { # db rows
 build bsmall "$SMALL_ROWS"
 build bbig "$BIG_ROWS"
 
-# The V8 flags the single executable and the Docker image start with (docs/development.md, DESIGN-notes).
+# The V8 flags the single executable and the Docker image start with (development.md, DESIGN-notes).
 NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96 --max-semi-space-size=4}
 # Split at the dynamic imports, so what only some commands use (the daemon's metrics, notifiers…) loads when used, as
 # with the npm package (tsc output) and the single executable. An unsplit ESM bundle with external packages hoists

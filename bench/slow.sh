@@ -19,7 +19,7 @@ mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 1; }
 command -v pt-query-digest >/dev/null || { echo "needs pt-query-digest: apt-get install -y percona-toolkit" >&2; exit 1; }
 
-# The V8 flags the single executable and the Docker image start with (docs/development.md, DESIGN-notes); NODE_FLAGS= to run without.
+# The V8 flags the single executable and the Docker image start with (development.md, DESIGN-notes); NODE_FLAGS= to run without.
 NODE_FLAGS=${NODE_FLAGS---initial-old-space-size=96 --max-semi-space-size=4}
 # The CLI and, beside it, the slow-log worker (src/slow/pool.ts finds worker.mjs next to the bundle).
 rm -rf .tmp/bundle

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // V8 runs a stream of fresh Buffers (dump statements, socket reads, SSH packets) best with
-// --initial-old-space-size=96 --max-semi-space-size=4 (docs/development.md, DESIGN-notes). They are not on this
+// --initial-old-space-size=96 --max-semi-space-size=4 (development.md, DESIGN-notes). They are not on this
 // shebang: `env -S` is GNU and BSD only (BusyBox env on Alpine refuses it, and the command would not start at all),
 // and V8 refuses the first in NODE_OPTIONS. The single executable and the Docker image pass them; from npm,
 // `node --initial-old-space-size=96 --max-semi-space-size=4 "$(command -v onedump)" …` does.

@@ -43,7 +43,7 @@ else
   echo "build-binary: could not build ssh2's native binding for the executable; its SFTP will use JavaScript ciphers" >&2
 fi
 [ -n "${KEEP_SSHCRYPTO_BUILD:-}" ] || rm -rf dist/sshcrypto-build
-# The V8 flags the executable starts with (docs/development.md, DESIGN-notes). Its code cache is only accepted by a
+# The V8 flags the executable starts with (development.md, DESIGN-notes). Its code cache is only accepted by a
 # V8 started with the same flags, so the blob is built under them too.
 v8flags=(--initial-old-space-size=96 --max-semi-space-size=4)
 cat > dist/sea-config.json <<JSON

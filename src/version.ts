@@ -1,2 +1,2 @@
-/** Kept in step with package.json by scripts/build-binary.sh and the release process. */
+/** The version `onedump --version` prints: package.json's in a checkout; scripts/release.sh stamps the git tag's into a staged copy. */
 export const VERSION = '0.1.0';

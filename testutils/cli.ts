@@ -1,9 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_ENTRY = join(ROOT, 'src', 'cli', 'onedump.ts');
+/** tsx's loader by its path, so that a CLI run from any working directory (cwd) finds it. */
+const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 export interface CliResult {
   code: number | null;
@@ -18,7 +20,7 @@ export function runCli(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number; umask?: number } = {},
 ): Promise<CliResult> {
-  const node = [process.execPath, '--import', 'tsx', CLI_ENTRY, ...args];
+  const node = [process.execPath, '--import', TSX, CLI_ENTRY, ...args];
   // With a umask, a shell sets it the way a login or a cron job does (`sh -c 'umask 027; exec node …'`), so the
   // process starts with it rather than changing it itself.
   const [cmd, ...argv] =
@@ -47,6 +49,6 @@ export function runCli(
 export function runCliSync(args: string[], env: Record<string, string | undefined> = {}): { code: number | null; stdout: string; stderr: string } {
   const merged: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: ROOT, env: merged, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], { cwd: ROOT, env: merged, encoding: 'utf8', maxBuffer: 1 << 28 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
 }

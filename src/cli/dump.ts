@@ -71,7 +71,10 @@ export function register(program: Command): void {
     .option('--to <url...>', 'one-off dump: destination file URL(s) or path(s)')
     .addOption(new Option('--driver <driver>', 'one-off dump: dumper').choices(['mysql', 'mysqldump', 'postgresql', 'pgdump']))
     .option('--gzip', 'one-off dump: gzip the output (the same as --compression gzip)')
-    .option('--compression <algorithm>', `one-off dump: ${COMPRESSIONS.join(', ')} (zstd adds .zst and needs Node.js 22.15+; default none, or gzip with --gzip)`, compressionFlag)
+    // choices() for --help and shell completion; the parser after it keeps the one-sentence error.
+    .addOption(
+      new Option('--compression <algorithm>', 'one-off dump (zstd adds .zst and needs Node.js 22.15+; default none, or gzip with --gzip)').choices(COMPRESSIONS).argParser(compressionFlag),
+    )
     .option('--compression-level <n>', 'one-off dump: zstd 1-19 (default 3), gzip 1-9 (default 6)', intOption('--compression-level', 1))
     .option('--unique', 'one-off dump: timestamp prefix on the file name')
     .option('--lock-wait <duration>', 'wait this long for another run of a job to finish (default: skip it at once, exit 11)')

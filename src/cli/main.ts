@@ -17,6 +17,7 @@ import { register as registerStatus } from './status.js';
 import { register as registerManifest } from './manifest.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerExport } from './export.js';
+import { register as registerCompletion } from './completion.js';
 import { parseDuration } from '../util/duration.js';
 import { UsageError } from '../util/errors.js';
 import { removeSecretFiles } from '../util/secret-file.js';
@@ -86,6 +87,7 @@ export function buildProgram(): Command {
   registerManifest(program);
   registerVerify(program);
   registerExport(program);
+  registerCompletion(program); // last: its scripts cover every command registered before it
 
   // `onedump -f FILE` with no subcommand runs the dump jobs (the Go tool's form); --daemon / --cron schedule them.
   program.action(

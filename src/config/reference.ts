@@ -39,7 +39,7 @@ function rows(s: JsonSchema, prefix: string): string[] {
 
 const HEAD = ['| key | type | | description |', '|---|---|---|---|'];
 
-/** docs/CONFIG_REF.md, generated from the zod declarations (scripts/gen-config-ref.ts writes it; a test checks it). */
+/** CONFIG_REF.md, generated from the zod declarations (scripts/gen-config-ref.ts writes it; a test checks it). */
 export function configReference(): string {
   const root = configJsonSchema() as JsonSchema;
   const job = root.properties!.jobs!.items!;

@@ -49,7 +49,7 @@ export function kubernetesManifests(input: ExportInput, o: KubernetesOptions): R
   const env = [
     ...input.variables.map((v) => ({ name: `${v}_FILE`, value: `${SECRETS_DIR}/${v}` })),
     { name: 'ONEDUMP_LOCK_DIR', value: '/tmp/onedump-locks' },
-    // The V8 flags the single executable and the image start with (docs/development.md).
+    // The V8 flags the single executable and the image start with (development.md).
     { name: 'NODE_OPTIONS', value: '--max-semi-space-size=4' },
   ];
   // Local destinations need storage that outlives the pod: one PersistentVolumeClaim, a sub-folder per destination folder.

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configReference } from '../../src/config/reference.js';
 
-describe('docs/CONFIG_REF.md', () => {
+describe('CONFIG_REF.md', () => {
   it('is what the schema generates (run npx tsx scripts/gen-config-ref.ts after changing a key)', () => {
-    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'CONFIG_REF.md'), 'utf8');
+    const doc = readFileSync(join(__dirname, '..', '..', 'CONFIG_REF.md'), 'utf8');
     expect(doc).toBe(configReference());
   });
 
