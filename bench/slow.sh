@@ -46,7 +46,7 @@ run() {
 median() { sort -n "$1" | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 row() { # NAME FILE: one row from the runs' median wall time and highest peak RSS
   local name=$1 file=$2 mb wall rss
-  mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN{printf "%.1f", b/1048576}')
+  mb=$(awk -v b="$(stat -L -c %s "$file")" 'BEGIN{printf "%.1f", b/1048576}')
   wall=$(median "$WORK/$name.walls"); rss=$(sort -n "$WORK/$name.rss" | tail -1)
   printf '%-30s %7s MB %8.2f s %8.1f MB/s %6s MB peak RSS   (runs: %s s)\n' "$name" "$mb" "$wall" \
     "$(awk -v m="$mb" -v w="$wall" 'BEGIN{print (w>0? m/w : 0)}')" "$rss" "$(paste -sd' ' "$WORK/$name.walls")"
