@@ -6,7 +6,7 @@
 //    half of the entries with log_slow_extra), MariaDB 10.11 (`# Time: YYMMDD HH:MM:SS` only when the
 //    second changes, `# Thread_id: … Schema: … QC_hit:`, `# Rows_affected:`, log_slow_verbosity lines
 //    `# Full_scan:`/`# Filesort:`, `# explain:` lines and bare `#` lines) and Percona Server
-//    (`# Schema: … Last_errno:`, `Rows_affected` on the Query_time line, `# Bytes_sent:`,
+//    (`# Schema: … Last_errno:`, `# Log_slow_rate_type:`, `Rows_affected` on the Query_time line, `# Bytes_sent:`,
 //    `# InnoDB_trx_id:`, `# QC_Hit: No  Full_scan: …`, `#   InnoDB_IO_r_ops: …`);
 //  - ~2,500 statement shapes over several schemas, hit with a skewed (Zipf-like) distribution;
 //  - multi-line statements with `/* */`, `-- ` and `#` comments; long IN lists and multi-row
@@ -340,6 +340,7 @@ function entry(server) {
   } else {
     s += `# Time: ${iso(micros)}\n${userHost(server, id)}`;
     s += `# Schema: ${db}  Last_errno: 0  Killed: 0\n`;
+    s += '# Log_slow_rate_type: query  Log_slow_rate_limit: 10\n'; // Percona with log_slow_rate_limit
     s += `# Query_time: ${qt()}  Lock_time: ${lt()}  Rows_sent: ${sent}  Rows_examined: ${examined}  Rows_affected: ${int(10)}\n`;
     s += `# Bytes_sent: ${int(90000)}  Tmp_tables: ${int(2)}  Tmp_disk_tables: 0  Tmp_table_sizes: 0\n`;
     s += `# InnoDB_trx_id: ${(0x1a2b3c + int(1e6)).toString(16).toUpperCase()}\n`;

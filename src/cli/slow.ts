@@ -24,7 +24,7 @@ interface SlowFlags {
   user?: string;
   db?: string;
   host?: string;
-  threads?: number;
+  threads?: number | 'auto';
   json?: boolean;
 }
 
@@ -63,7 +63,12 @@ export function register(program: Command): void {
     .option('--user <name>', 'only entries of this account')
     .option('--db <name>', 'only entries whose default database is this')
     .option('--host <host>', 'only entries from this host name or IP address')
-    .option('--threads <n>', 'threads reading files and parts of large files (default 1; at most one per core, 4)', parseCount)
+    .option(
+      '-j, --threads <n>',
+      'threads parsing files and parts of large files: auto (one per core, at most 4, for inputs of 32 MB or more) or a number; 1 = no worker',
+      parseThreads,
+      'auto',
+    )
     .addHelpText(
       'after',
       `
@@ -139,6 +144,14 @@ function fail(useJson: boolean, code: number, message: string): void {
 function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more.');
+  return n;
+}
+
+function parseThreads(value: string): number | 'auto' {
+  const v = value.replace(/^=/, '').toLowerCase();
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected auto or a whole number, 0 or more.');
   return n;
 }
 

@@ -1,4 +1,4 @@
-import type { SlowEntry } from './entry.js';
+import { detach, type SlowEntry } from './entry.js';
 import { fingerprint, fingerprintId } from './fingerprint.js';
 import { QuantileSketch, type SketchState } from './quantile.js';
 
@@ -138,14 +138,6 @@ export class Aggregator {
 function addListed(set: Set<string>, value: string): void {
   if (value === '' || set.size >= MAX_LISTED_VALUES || set.has(value)) return;
   set.add(detach(value));
-}
-
-/**
- * A copy that shares no memory with the input chunk. V8 keeps a whole read chunk alive for as long
- * as any substring sliced from it lives, so long-lived strings must be copied.
- */
-function detach(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 function detachEntry(entry: SlowEntry): SlowEntry {

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Aggregator } from './aggregate.js';
 import { mergeParts, readPart, splitOffsets, type EntryFilter, type PartResult, type PartTask } from './part.js';
-import { defaultThreads, maxThreads, readParts } from './pool.js';
+import { maxThreads, readParts } from './pool.js';
 import { buildReport, type SlowReport, type SortKey } from './report.js';
 import { describe, isGzipFile, listInputFiles, SlowLogError } from './source.js';
 
@@ -14,20 +14,33 @@ export interface AnalyzeOptions {
   mask: boolean;
   sort: SortKey;
   filter: EntryFilter;
-  /** Threads reading files and parts of files (this one and threads - 1 workers); capped at one per core, at most 4. Default 1. */
-  threads?: number;
-  /** A plain file is cut into parts of about this size (at least two) for the threads. Default 32 MiB. */
+  /**
+   * Threads reading files and parts of files (this one and threads - 1 workers); capped at one per
+   * core, at most 4. Default 'auto': one per core for inputs of AUTO_MIN_BYTES or more, else 1.
+   */
+  threads?: number | 'auto';
+  /**
+   * A plain file is cut into parts of about this size (at least two) for the threads, at most four
+   * per thread. Default: one part per thread (see partCount).
+   */
   partBytes?: number;
   /**
    * For a folder: group each file apart and list the groups of all files together, as the Go tool
    * does (a statement in three files is three results). Default false: one merged set of groups.
    */
   perFile?: boolean;
+  /** Bound of each worker's heap in MiB (tests); a part that does not fit is read in this thread. */
+  workerHeapMb?: number;
   /** The Go tool's file selection (see listInputFiles): `-p` ignored for a file, an empty folder is no error. */
   goTool?: boolean;
 }
 
-const PART_BYTES = 32 << 20;
+/** With threads 'auto', inputs smaller than this are read in this thread: a worker's start costs more than it saves. */
+export const AUTO_MIN_BYTES = 32 << 20;
+/** A gzip file counts as this many times its size (slow logs compress about 5-10x). */
+const GZIP_FACTOR = 4;
+/** Past threads parts, a file is cut into parts of about this size (at most four per thread), so that a slow thread holds the others back less. */
+const BALANCE_PART_BYTES = 256 << 20;
 
 /**
  * Reads a slow log (plain or gzip) or a folder of them and groups the entries by fingerprint.
@@ -38,14 +51,17 @@ const PART_BYTES = 32 << 20;
  */
 export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Promise<SlowReport> {
   const files = await listInputFiles(path, options.pattern, options.goTool);
-  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), maxThreads()));
-  const partBytes = options.partBytes ?? PART_BYTES;
+  const inputs = await Promise.all(files.map(inputInfo));
+  const asked = options.threads ?? 'auto';
+  const wanted =
+    asked === 'auto' ? (inputs.reduce((n, f) => n + (f.gzipped ? f.size * GZIP_FACTOR : f.size), 0) >= AUTO_MIN_BYTES ? maxThreads() : 1) : asked;
+  const threads = Math.max(1, Math.min(wanted, maxThreads()));
   const filter = options.filter;
 
   const tasks: PartTask[] = [];
   const fileOfTask: number[] = [];
-  for (const [index, file] of files.entries()) {
-    for (const task of await planFile(file, threads, partBytes, filter)) {
+  for (const [index, input] of inputs.entries()) {
+    for (const task of await planFile(input, threads, options.partBytes, filter)) {
       tasks.push(task);
       fileOfTask.push(index);
     }
@@ -81,7 +97,7 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
     });
     return merging;
   };
-  await readParts(tasks, threads, consume);
+  await readParts(tasks, threads, consume, options.workerHeapMb);
   await merging;
 
   return buildReport(options.perFile ? aggregators : aggregators[0]!, {
@@ -95,21 +111,47 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
   });
 }
 
-/** One task per file, or several for a large plain file when there are threads to share them. */
-async function planFile(file: string, threads: number, partBytes: number, filter: EntryFilter): Promise<PartTask[]> {
-  const whole = [{ file, start: 0, filter }];
-  if (threads <= 1) return whole;
-  let size: number;
-  let gzipped: boolean;
+interface InputInfo {
+  file: string;
+  size: number;
+  gzipped: boolean;
+}
+
+async function inputInfo(file: string): Promise<InputInfo> {
   try {
-    size = (await stat(file)).size;
-    gzipped = await isGzipFile(file);
+    return { file, size: (await stat(file)).size, gzipped: await isGzipFile(file) };
   } catch (err) {
     throw new SlowLogError(`Cannot read ${file}: ${describe(err)}; check the path and its permissions.`);
   }
+}
+
+/**
+ * How many parts to cut a plain file of `size` bytes into for `threads` threads. By default one per
+ * thread: each part's groups cross to this thread and are merged, so every part costs memory (on the
+ * varied bench log, three parts for two threads peaked ~15 MB higher than two); files of more than
+ * threads x BALANCE_PART_BYTES get up to four parts per thread so that the threads finish together.
+ * With `partBytes` (tests), parts of about that size, at most four per thread.
+ */
+export function partCount(size: number, threads: number, partBytes?: number): number {
+  if (threads <= 1) return 1;
+  if (partBytes !== undefined) return Math.min(Math.floor(size / partBytes), threads * 4);
+  if (size < AUTO_MIN_BYTES) return 1;
+  return Math.max(threads, Math.min(threads * 4, Math.floor(size / BALANCE_PART_BYTES)));
+}
+
+/** One task per file, or several for a large plain file when there are threads to share them. */
+async function planFile(input: InputInfo, threads: number, partBytes: number | undefined, filter: EntryFilter): Promise<PartTask[]> {
+  const { file, size, gzipped } = input;
+  const whole = [{ file, start: 0, filter }];
   // gzip cannot be cut; its inflating already runs on libuv's thread pool, beside the parsing.
-  if (gzipped || size < 2 * partBytes) return whole;
-  const offsets = await splitOffsets(file, size, Math.min(Math.floor(size / partBytes), threads * 4));
+  const parts = gzipped ? 1 : partCount(size, threads, partBytes);
+  if (parts < 2) return whole;
+  let offsets: number[];
+  try {
+    offsets = await splitOffsets(file, size, parts);
+  } catch (err) {
+    throw new SlowLogError(`Cannot read ${file}: ${describe(err)}; check the path and its permissions.`);
+  }
   const bounds = [0, ...offsets];
   return bounds.map((start, i) => ({ file, start, end: bounds[i + 1], filter }));
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { detach } from './entry.js';
 
 /**
  * Query fingerprinting with pt-query-digest's normalisation (QueryRewriter::fingerprint in
@@ -40,17 +41,13 @@ export function fingerprint(query: string): string {
   if (normalised.length <= 4096) {
     if (finalSteps.size >= 20_000) finalSteps.clear();
     // Copies: the texts may be slices of a read chunk, which they would keep alive.
-    finalSteps.set(copy(normalised), copy(text));
+    finalSteps.set(detach(normalised), detach(text));
   }
   return text;
 }
 
 /** normalised text → fingerprint; bounded (cleared when full), short texts only. */
 const finalSteps = new Map<string, string>();
-
-function copy(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
-}
 
 /** The group ID pt-query-digest 2.x printed (`0x…`): the last 16 hex digits of the MD5, upper case. */
 export function fingerprintId(fp: string): string {

@@ -1,4 +1,4 @@
-import type { SlowEntry } from './entry.js';
+import { detach, type SlowEntry } from './entry.js';
 import { parseLogTime } from './time.js';
 
 /** Placeholder database of entries whose `use db;` came before the part of the file being read. */
@@ -467,11 +467,6 @@ function parseUserHost(line: string): Account {
     hostIp: detach(hostIp),
     host: detach(at ? at[1] || at[2]! : hostIp),
   };
-}
-
-/** A copy sharing no memory with the read chunk the line was sliced from (see aggregate.ts). */
-function detach(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 const ATTRIBUTE_LINE = /^# +[A-Z][A-Za-z_]+: \S/;

@@ -7,15 +7,6 @@ import { readPart, type PartResult, type PartTask } from './part.js';
 import { SlowLogError } from './source.js';
 import { SLOW_WORKER, type PartReply, type PartRequest } from './worker.js';
 
-/**
- * Threads used by default: one. On the 2-core machine of bench/slow.sh a second thread cut the wall
- * time by 15-30 % but raised peak RSS from ~130 MB to ~190-270 MB (each thread has its own heap and
- * its own lazily freed buffers), past the 200 MB budget; so more threads are asked for with --threads.
- */
-export function defaultThreads(): number {
-  return 1;
-}
-
 /** The most threads worth starting: one per core, at most 4 (past that the merge and I/O dominate). */
 export function maxThreads(): number {
   return isSingleExecutable() ? 1 : Math.max(1, Math.min(availableParallelism(), 4));
@@ -30,6 +21,7 @@ export async function readParts(
   tasks: PartTask[],
   threads: number,
   consume: (index: number, result: PartResult) => Promise<void>,
+  workerHeapMb = WORKER_OLD_SPACE_MB,
 ): Promise<void> {
   if (threads <= 1 || tasks.length <= 1) {
     for (const [i, task] of tasks.entries()) await consume(i, await readPart(task));
@@ -37,16 +29,50 @@ export async function readParts(
   }
   let next = 0;
   // This thread reads parts too: threads - 1 workers, and no idle thread holding a heap.
-  const workers = Array.from({ length: Math.min(threads, tasks.length) - 1 }, () => startWorker());
-  const run = async (read: (id: number) => Promise<PartResult>) => {
-    for (let id = next++; id < tasks.length; id = next++) await consume(id, await read(id));
+  const workers = Array.from({ length: Math.min(threads, tasks.length) - 1 }, () => startWorker(workerHeapMb));
+  const local = async () => {
+    for (let id = next++; id < tasks.length; id = next++) await consume(id, await readPart(tasks[id]!));
+  };
+  const remote = async (worker: Worker) => {
+    try {
+      for (let id = next++; id < tasks.length; id = next++) {
+        let result: PartResult;
+        try {
+          result = await ask(worker, { id, task: tasks[id]! });
+        } catch (err) {
+          // A part too big for a worker's bounded heap (a statement of tens of megabytes) is read
+          // here, where the heap has no such bound; the worker is gone, this thread takes its share.
+          if (!(err instanceof WorkerOutOfMemory)) throw err;
+          await consume(id, await readPart(tasks[id]!));
+          await local();
+          return;
+        }
+        await consume(id, result);
+      }
+    } finally {
+      // Ended as soon as it has no more work: its heap is gone before the report is built.
+      await worker.terminate();
+    }
   };
   try {
-    await Promise.all([run((id) => readPart(tasks[id]!)), ...workers.map((worker) => run((id) => ask(worker, { id, task: tasks[id]! })))]);
+    await Promise.all([local(), ...workers.map(remote)]);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
+
+class WorkerOutOfMemory extends Error {}
+
+/**
+ * A worker's heap bound (MiB). V8 starts a heap's first full collection at a size derived from its
+ * bound (and from --initial-old-space-size, which the single executable and the Docker image set to
+ * 96 MB), so a bound keeps a worker's garbage from piling up beside this thread's: on the varied
+ * bench log two threads peaked at 205-215 MB RSS with 96-128, ~200 with 64, 226-266 with none. The
+ * groups of a part need much less (~15 MB for the 4,300 groups of half that 100 MB log); a part
+ * that does not fit (a statement of tens of megabytes, or hundreds of thousands of groups) is read
+ * again in this thread.
+ */
+const WORKER_OLD_SPACE_MB = 64;
 
 function ask(worker: Worker, request: PartRequest): Promise<PartResult> {
   return new Promise((resolve, reject) => {
@@ -58,7 +84,8 @@ function ask(worker: Worker, request: PartRequest): Promise<PartResult> {
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(new SlowLogError(`A slow-log worker thread failed: ${err.message}`));
+      if ((err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') reject(new WorkerOutOfMemory(err.message));
+      else reject(new SlowLogError(`A slow-log worker thread failed: ${err.message}`));
     };
     const onExit = (code: number) => {
       cleanup();
@@ -83,12 +110,13 @@ function ask(worker: Worker, request: PartRequest): Promise<PartResult> {
  * bundle itself, whose entry point (src/cli/onedump.ts) then runs no CLI (this works, but each
  * thread loads every dependency of the CLI).
  */
-function startWorker(): Worker {
+function startWorker(heapMb: number): Worker {
   const workerData = { [SLOW_WORKER]: true };
+  const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: heapMb };
   const here = import.meta.url;
   for (const name of ['./worker.js', './worker.mjs']) {
     const compiled = new URL(name, here);
-    if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData, resourceLimits });
   }
   const source = new URL('./worker.ts', here);
   if (existsSync(fileURLToPath(source))) {
@@ -99,9 +127,9 @@ function startWorker(): Worker {
         .replace(/\.cjs$/, '.mjs'),
     ).href;
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source.href)}); });`;
-    return new Worker(code, { eval: true, workerData });
+    return new Worker(code, { eval: true, workerData, resourceLimits });
   }
-  return new Worker(new URL(here), { workerData });
+  return new Worker(new URL(here), { workerData, resourceLimits });
 }
 
 /** A Node single executable cannot start a worker from a file: it reads in one thread. */

@@ -54,6 +54,18 @@ describe('onedump slow (commander)', () => {
     const none = await runCli(['--json']);
     expect(none.exitCode).toBe(2);
   });
+
+  it('takes -j/--threads auto or a number, the same report either way; anything else is bad usage', async () => {
+    const auto = await runCli([short, '--json']);
+    for (const args of [['-j', '2'], ['--threads', 'auto'], ['-j', '1'], ['--threads=0']]) {
+      const run = await runCli([short, '--json', ...args]);
+      expect(run.exitCode, args.join(' ')).toBe(0);
+      expect(run.stdout).toBe(auto.stdout);
+    }
+    const bad = await runCli([short, '--json', '-j', 'many']);
+    expect(bad.exitCode).toBe(2);
+    expect(JSON.parse(bad.stdout).error).toMatch(/expected auto or a whole number/);
+  });
 });
 
 describe('JSON output of a large report', () => {

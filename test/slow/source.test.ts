@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { forEachLine, openLogText } from '../../src/slow/source.js';
@@ -25,6 +26,10 @@ describe('reading a plain slow log', () => {
     const path = join(dir, 'slow.log');
     writeFileSync(path, expected.join('\n') + '\n');
     expect(await lines(path)).toEqual(expected);
+    // The same through gunzip, whose 64 KiB pieces cut characters elsewhere.
+    const gz = join(dir, 'slow.log.gz');
+    writeFileSync(gz, gzipSync(expected.join('\n') + '\n'));
+    expect(await lines(gz)).toEqual(expected);
   });
 
   it('reads exactly a byte range, as the threads do', async () => {

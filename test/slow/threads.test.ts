@@ -3,6 +3,7 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { partCount } from '../../src/slow/analyze.js';
 import { splitOffsets } from '../../src/slow/part.js';
 import { analyze, tempDir, writeLog } from './helpers.js';
 
@@ -75,5 +76,34 @@ describe('worker threads', () => {
     expect(one.last_seen).toBe('2025-01-01T00:00:00.000000Z');
     expect(one.results.every((r) => r.databases.join() === 'shop')).toBe(true);
     expect(await analyze(file, { threads: 2, partBytes: 20_000 })).toEqual(one);
+  });
+
+  it('read a part that does not fit in a worker\'s heap in this thread instead', async () => {
+    // An 8 MB statement in the second part: the worker (heap bounded to 8 MB here) runs out of
+    // memory on it, and this thread reads that part; the report is the one thread's.
+    const entry = (i: number, query: string) =>
+      `# Time: 2025-01-01T00:00:${String(i % 60).padStart(2, '0')}.000000Z\n# User@Host: a[a] @  [1.1.1.1]\n# Query_time: 0.${i % 9}  Lock_time: 0 Rows_sent: 0  Rows_examined: 0\nSET timestamp=1735689600;\n${query};\n`;
+    let text = '';
+    for (let i = 0; i < 40_000; i++) text += entry(i, `SELECT ${i} FROM t WHERE a = 'x${i}'`);
+    text += entry(7, `SELECT * FROM t WHERE id IN (${Array.from({ length: 1_000_000 }, (_, i) => i % 10_000_000).join(',')})`);
+    for (let i = 0; i < 100; i++) text += entry(i, `UPDATE t SET b = ${i}`);
+    const file = writeLog(tempDir(), 'huge.log', text);
+    const one = await analyze(file, { threads: 1 });
+    const two = await analyze(file, { threads: 2, partBytes: Math.floor(statSync(file).size / 2.5), workerHeapMb: 8 });
+    expect(two).toEqual(one);
+    expect(one.entries).toBe(40_101);
+  }, 120_000);
+
+  it('use one part per thread by default, more only for very large files', () => {
+    const MB = 1 << 20;
+    expect(partCount(20 * MB, 2)).toBe(1); // below 32 MB a worker costs more than it saves
+    expect(partCount(100 * MB, 2)).toBe(2);
+    expect(partCount(100 * MB, 1)).toBe(1);
+    expect(partCount(1024 * MB, 2)).toBe(4);
+    expect(partCount(100_000 * MB, 2)).toBe(8);
+    expect(partCount(100 * MB, 4)).toBe(4);
+    // Tests ask for parts of a given size: at most four per thread.
+    expect(partCount(3 * MB, 3, 75_000)).toBe(12);
+    expect(partCount(3 * MB, 2, 1 * MB)).toBe(3);
   });
 });

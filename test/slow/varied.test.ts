@@ -23,6 +23,7 @@ describe('a varied log (three servers, big statements, raw bytes)', () => {
       /^# Thread_id: \d+ {2}Schema: \w+ {2}QC_hit: No$/m,
       /^# explain: 1\tSIMPLE/m,
       /^# Schema: \w+ {2}Last_errno: 0/m,
+      /^# Log_slow_rate_type: query {2}Log_slow_rate_limit: 10$/m,
       /^# {3}InnoDB_IO_r_ops: /m,
       /^# administrator command: /m,
       /Count_hit_tmp_table_size: 0 {2}Start: /,
