@@ -112,6 +112,18 @@ describe.skipIf(!zstdAvailable())('ParallelZstd (a Node with zstd in node:zlib)'
     expect(frames).toBe(Math.ceil(text.length / (256 * 1024)));
   });
 
+  it('makes each frame on its kept context exactly as a fresh context would: frames depend on no earlier block', async () => {
+    // Two lanes, eight blocks: every lane compresses four frames one after the other on one context.
+    const block = 64 * 1024;
+    const input = text.subarray(0, 8 * block);
+    const zst = await zcompress([input], { blockSize: block, concurrency: 2 });
+    // Each block alone through a new compressor (a fresh context): the same bytes, frame for frame.
+    const alone = await Promise.all(Array.from({ length: 8 }, (_, i) => zcompress([input.subarray(i * block, (i + 1) * block)], { blockSize: block })));
+    expect(zst.equals(Buffer.concat(alone))).toBe(true);
+    // And every frame decompresses on its own.
+    for (const [i, frame] of alone.entries()) expect(zstdCli(['-dc'], frame).stdout.equals(input.subarray(i * block, (i + 1) * block))).toBe(true);
+  });
+
   it('handles empty input and input smaller than a block', async () => {
     const empty = await zcompress([]);
     expect(empty.length).toBeGreaterThan(0);
