@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import zlib, { gunzipSync, createGunzip } from 'node:zlib';
+import zlib, { gunzipSync, gzipSync, createGunzip } from 'node:zlib';
 import { ParallelCompress, ParallelGzip, ParallelZstd, createZstdDecompress, zstdAvailable } from '../../src/jobs/parallel-compress.js';
 import { rng } from '../../testutils/rng.js';
 
@@ -36,6 +36,14 @@ describe('ParallelGzip', () => {
     const streamed: Buffer[] = [];
     await pipeline(Readable.from([gz]), createGunzip(), new Writable({ write: (c, _e, cb) => (streamed.push(c), cb()) }));
     expect(Buffer.concat(streamed).equals(text)).toBe(true);
+  });
+
+  it('makes each member on its kept (reset) context as gzip of that block alone does', async () => {
+    const block = 64 * 1024;
+    const input = text.subarray(0, 8 * block);
+    const gz = await compress([input], { blockSize: block, concurrency: 2 });
+    const alone = Array.from({ length: 8 }, (_, i) => gzipSync(input.subarray(i * block, (i + 1) * block), { level: 6 }));
+    expect(gz.equals(Buffer.concat(alone))).toBe(true);
   });
 
   it('handles empty input and input smaller than a block', async () => {
