@@ -132,7 +132,7 @@ export class ParallelGzip extends ParallelCompress {
 export const ZSTD_DEFAULT_LEVEL = 3;
 
 /** A node:zlib stream: flush(kind, callback) ends a zstd frame with ZSTD_e_end. */
-type ZlibTransform = Transform & { flush(kind: number, callback: () => void): void };
+type ZlibTransform = Transform & { flush(kind: number, callback: (err?: Error | null) => void): void };
 
 /** The part of node:zlib that has zstd (Node 22.15 / 23.8 on); the project's @types/node is Node 20's. */
 interface ZstdZlib {
@@ -173,6 +173,7 @@ class Lane {
   private pieces: Buffer[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private failed?: Error;
+  private closed = false;
   private fail?: (err: Error) => void;
 
   /** `end` is the flush kind that ends a unit; `reset`: the context must be reset before the next (deflate). */
@@ -197,12 +198,13 @@ class Lane {
     const run = this.tail.then(
       () =>
         new Promise<Buffer[]>((resolve, reject) => {
-          if (this.failed) return reject(this.failed);
+          if (this.failed || this.closed) return reject(this.failed ?? new Error('the compressor was closed'));
           this.fail = reject;
           if (block.length) this.stream.write(block);
-          this.stream.flush(this.end, () => {
+          // Called with an error too when the stream is destroyed with this unit in flight (the dump failed).
+          this.stream.flush(this.end, (err?: Error | null) => {
             this.fail = undefined;
-            if (this.failed) return reject(this.failed);
+            if (err || this.failed || this.closed) return reject(err ?? this.failed ?? new Error('the compressor was closed'));
             // Nothing is in flight on the context now: a deflate stream that reached Z_STREAM_END starts the next member.
             if (this.reset) (this.stream as unknown as { reset(): void }).reset();
             const out = this.pieces;
@@ -216,6 +218,7 @@ class Lane {
   }
 
   close(): void {
+    this.closed = true;
     this.stream.destroy();
   }
 }
