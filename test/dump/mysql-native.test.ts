@@ -13,6 +13,8 @@ import { createDumper } from '../../src/dump/registry.js';
 import { rawRowStats } from '../../src/dump/mysql-native/raw-rows.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { pino } from 'pino';
+import { availableParallelism } from 'node:os';
+import { autoConnections, serverIsLocal } from '../../src/dump/mysql-native/dumper.js';
 
 const m = sharedMariaDB();
 let c: Connection;
@@ -201,7 +203,7 @@ describe('native mysql dumper', () => {
     await expect(restoreInto(file, uniqueName('nope'))).rejects.toThrow(/single-database dump/);
   });
 
-  it('--threads=auto (the default) reads a big InnoDB table over two connections, a small database over one; rows and restore match one connection', async () => {
+  it('--threads=auto (the default) reads a big InnoDB table over the connections autoConnections picks, a small database over one; --threads=2 splits plain and composite keys; rows and restore match one connection', async () => {
     const au = uniqueName('native_auto');
     await c.query(`CREATE DATABASE \`${au}\``);
     // ~20 MB of data: well over two 4 MB ranges (DATA_LENGTH is an estimate).
@@ -228,8 +230,14 @@ describe('native mysql dumper', () => {
     const rowsOf = (s: string, table = 't') => inserts(s, table).map((l) => l.slice(l.indexOf(' VALUES (') + 9, -2)).join('),(');
     // Ranges of 100 key values (rows of ~1 KB): each range is its own run of INSERTs, so a split table has many more
     // statements than one connection's ~1 MB ones.
-    const auto = await dumpWith(au, ['--chunk-rows=100']);
-    expect(auto.logs).toContain('--threads=auto: 2 connections');
+    // --threads=auto picks 2 connections only where the server does not share a small machine's cores with the
+    // dumper (autoConnections); the splitting itself is checked with --threads=2.
+    const chosen = await dumpWith(au, ['--chunk-rows=100']);
+    const n = autoConnections(availableParallelism(), true, true);
+    expect(chosen.logs).toContain(`--threads=auto: ${n} connection${n > 1 ? 's' : ''}`);
+    if (n === 1) expect(chosen.logs).toContain(`(the server runs on this machine's ${availableParallelism()} cores)`);
+    const auto = await dumpWith(au, ['--threads=2', '--chunk-rows=100']);
+    expect(rowsOf(chosen.text)).toBe(rowsOf(auto.text));
     const one = await dumpWith(au, ['--threads=1']);
     expect(one.logs).not.toContain('--threads=auto');
     expect(rowsOf(auto.text)).toBe(rowsOf(one.text));
@@ -248,6 +256,21 @@ describe('native mysql dumper', () => {
     expect(smallAuto.logs).toContain('--threads=auto: 1 connection');
     expect(rowsOf(smallAuto.text)).toBe(rowsOf((await dumpWith(small, ['--threads=1'])).text));
   }, 120_000);
+
+  it('--threads=auto: two connections with a core to spare, four cores when the server is on this machine', () => {
+    expect(autoConnections(1, false, true)).toBe(1);
+    expect(autoConnections(2, false, true)).toBe(2);
+    expect(autoConnections(2, true, true)).toBe(1);
+    expect(autoConnections(3, true, true)).toBe(1);
+    expect(autoConnections(4, true, true)).toBe(2);
+    expect(autoConnections(16, false, false)).toBe(1);
+    for (const local of ['root@tcp(127.0.0.1:3306)/d', 'root@tcp(localhost)/d', 'root@tcp([::1]:3306)/d', 'root@unix(/run/mysqld/mysqld.sock)/d', 'mysql://root@127.0.0.2/d']) {
+      expect(serverIsLocal(parseDsn(local)), local).toBe(true);
+    }
+    for (const remote of ['root@tcp(db.example:3306)/d', 'root@tcp(10.0.0.5)/d', 'mysql://root@[2001:db8::1]:3306/d']) {
+      expect(serverIsLocal(parseDsn(remote)), remote).toBe(false);
+    }
+  });
 
   it('rejects unknown options before anything runs (config error, exit 2)', () => {
     const j = job({ dbdriver: 'mysql', dbdsn: m.dsn(db), options: ['--where=id>1'] });

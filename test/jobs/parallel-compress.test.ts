@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import zlib, { gunzipSync, createGunzip } from 'node:zlib';
+import zlib, { gunzipSync, gzipSync, createGunzip } from 'node:zlib';
 import { ParallelCompress, ParallelGzip, ParallelZstd, createZstdDecompress, zstdAvailable } from '../../src/jobs/parallel-compress.js';
 import { rng } from '../../testutils/rng.js';
 
@@ -36,6 +36,14 @@ describe('ParallelGzip', () => {
     const streamed: Buffer[] = [];
     await pipeline(Readable.from([gz]), createGunzip(), new Writable({ write: (c, _e, cb) => (streamed.push(c), cb()) }));
     expect(Buffer.concat(streamed).equals(text)).toBe(true);
+  });
+
+  it('makes each member on its kept (reset) context as gzip of that block alone does', async () => {
+    const block = 64 * 1024;
+    const input = text.subarray(0, 8 * block);
+    const gz = await compress([input], { blockSize: block, concurrency: 2 });
+    const alone = Array.from({ length: 8 }, (_, i) => gzipSync(input.subarray(i * block, (i + 1) * block), { level: 6 }));
+    expect(gz.equals(Buffer.concat(alone))).toBe(true);
   });
 
   it('handles empty input and input smaller than a block', async () => {
@@ -110,6 +118,18 @@ describe.skipIf(!zstdAvailable())('ParallelZstd (a Node with zstd in node:zlib)'
     const list = spawnSync('zstd', ['-lv', file], { encoding: 'latin1' });
     const frames = Number(/# Zstandard Frames:\s*(\d+)/.exec(list.stdout + list.stderr)?.[1] ?? NaN);
     expect(frames).toBe(Math.ceil(text.length / (256 * 1024)));
+  });
+
+  it('makes each frame on its kept context exactly as a fresh context would: frames depend on no earlier block', async () => {
+    // Two lanes, eight blocks: every lane compresses four frames one after the other on one context.
+    const block = 64 * 1024;
+    const input = text.subarray(0, 8 * block);
+    const zst = await zcompress([input], { blockSize: block, concurrency: 2 });
+    // Each block alone through a new compressor (a fresh context): the same bytes, frame for frame.
+    const alone = await Promise.all(Array.from({ length: 8 }, (_, i) => zcompress([input.subarray(i * block, (i + 1) * block)], { blockSize: block })));
+    expect(zst.equals(Buffer.concat(alone))).toBe(true);
+    // And every frame decompresses on its own.
+    for (const [i, frame] of alone.entries()) expect(zstdCli(['-dc'], frame).stdout.equals(input.subarray(i * block, (i + 1) * block))).toBe(true);
   });
 
   it('handles empty input and input smaller than a block', async () => {

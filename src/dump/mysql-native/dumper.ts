@@ -108,10 +108,32 @@ export function orderViews(views: Array<{ name: string; ddl: string }>): Array<{
   return out;
 }
 
+/**
+ * Cores --threads=auto wants before a second connection when the server runs on this machine. Measured on a 2-core
+ * machine with a local MariaDB (bench/RESULTS-dump.md, session 9): two connections were no faster than one (the
+ * server's second thread takes the core the dumper formats rows on) and peaked ~45 MB higher.
+ */
+export const AUTO_LOCAL_CORES = 4;
+
+/** Connections --threads=auto opens: 2 when this client has a core to spare (4 when the server shares them), else 1. */
+export function autoConnections(cores: number, localServer: boolean, bigTable: boolean): 1 | 2 {
+  if (!bigTable || cores < 2) return 1;
+  return localServer && cores < AUTO_LOCAL_CORES ? 1 : 2;
+}
+
+/** The DSN reaches a server on this machine: a Unix socket or a loopback address (not through an SSH tunnel). */
+export function serverIsLocal(dsn: ParsedDsn): boolean {
+  if (dsn.socket) return true;
+  const h = (dsn.host ?? 'localhost').toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+
 export class NativeMysqlDumper implements Dumper {
   private tableRows: Array<{ database?: string; name: string; rows: number }> = [];
   readonly name = 'native mysql';
   private signal?: AbortSignal;
+  /** The connection goes through an SSH tunnel (so a loopback host is the SSH host's, not this machine's). */
+  private ssh = false;
   /** Connections beside the main one, each in a snapshot shown to be the main one's (empty: one connection). */
   private extras: NativeConnection[] = [];
   constructor(
@@ -124,6 +146,7 @@ export class NativeMysqlDumper implements Dumper {
     const job = ctx.job;
     const nc = await connectNative(this.dsn, job, ctx.log, ctx.signal);
     const { conn } = nc;
+    this.ssh = Boolean(nc.ssh);
     const onAbort = () => {
       conn.destroy();
       for (const x of this.extras) x.conn.destroy();
@@ -190,8 +213,12 @@ export class NativeMysqlDumper implements Dumper {
     // no such proof and one connection reads everything.
     let binlog: DumpInfo['binlog'];
     const logBin = Number(ver!.log_bin) === 1;
-    const threads = o.threads === 'auto' ? (o.data && logBin ? await this.autoThreads(conn) : 1) : o.threads;
-    if (o.threads === 'auto') ctx.log.info(`job "${ctx.job.name}": --threads=auto: ${threads} connection${threads > 1 ? 's' : ''}`);
+    const local = !this.ssh && serverIsLocal(this.dsn);
+    const threads = o.threads === 'auto' ? (o.data && logBin ? await this.autoThreads(conn, local) : 1) : o.threads;
+    if (o.threads === 'auto') {
+      const why = o.data && logBin && threads === 1 && local && availableParallelism() < AUTO_LOCAL_CORES ? ` (the server runs on this machine's ${availableParallelism()} cores)` : '';
+      ctx.log.info(`job "${ctx.job.name}": --threads=auto: ${threads} connection${threads > 1 ? 's' : ''}${why}`);
+    }
     const extras = o.data && threads > 1 && logBin ? await this.openExtras(threads - 1, ctx) : [];
     this.extras = extras; // closed by dump() whatever happens; closeExtras() empties the same array
     const closeExtras = async (why: string) => {
@@ -291,10 +318,11 @@ export class NativeMysqlDumper implements Dumper {
 
   /**
    * --threads=auto: a second connection only helps when this client has a second core to parse and format rows on
-   * and some InnoDB table to dump is big enough for rangePlan() to split (two ranges of CHUNK_DATA_BYTES).
+   * (and, with the server on the same machine, cores for its second thread too: autoConnections) and some InnoDB
+   * table to dump is big enough for rangePlan() to split (two ranges of CHUNK_DATA_BYTES).
    */
-  private async autoThreads(conn: Connection): Promise<number> {
-    if (availableParallelism() < 2) return 1;
+  private async autoThreads(conn: Connection, local: boolean): Promise<number> {
+    if (autoConnections(availableParallelism(), local, true) < 2) return 1;
     const dbs = await this.databases(conn);
     if (!dbs.length) return 1;
     const [big] = await q(

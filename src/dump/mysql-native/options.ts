@@ -19,7 +19,8 @@ export interface NativeOptions {
   /**
    * Connections that read a big table's rows at once, in primary-key ranges, all in the same snapshot (mydumper's
    * --threads). Used only where the snapshots can be shown to be one (see dumper.ts); otherwise one connection.
-   * 'auto' (the default): 2 when the client has more than one core and a table to dump is big enough to split, else 1.
+   * 'auto' (the default): 2 when the client has more than one core (4 when the server runs on it too) and a table to
+   * dump is big enough to split, else 1.
    */
   threads: number | 'auto';
   /** Rows per range when a table is read by several connections (0: from the table's size, ~4 MB of data each). */
@@ -57,7 +58,7 @@ export const NATIVE_OPTION_HELP: Array<[string, string]> = [
   ['--all-databases, -A', 'every database except information_schema, performance_schema, sys and mysql'],
   ['--databases[=a,b], -B', 'the databases named after it (or with =a,b); writes CREATE DATABASE and USE'],
   ['--net-buffer-length=BYTES', 'cut extended INSERTs at about this many bytes (default 1048576)'],
-  ['--threads=N|auto', 'connections reading a big table at once, in primary-key ranges of one shared snapshot (default auto: 2 when the client has more than one core and an InnoDB table to dump holds at least 8 MB of data, else 1); used only where the snapshots are provably the same (MariaDB with binlog on, or MySQL under its brief read lock), else one connection'],
+  ['--threads=N|auto', 'connections reading a big table at once, in primary-key ranges of one shared snapshot (default auto: 2 when the client has more than one core, or 4 with the server on the same machine, and an InnoDB table to dump holds at least 8 MB of data, else 1); used only where the snapshots are provably the same (MariaDB with binlog on, or MySQL under its brief read lock), else one connection'],
   ['--chunk-rows=N', 'rows per primary-key range with --threads > 1 (default: about 4 MB of table data per range)'],
   ['--single-transaction, --quick, --hex-blob, --complete-insert, --extended-insert, --tz-utc, --master-data=2', 'accepted for mysqldump compatibility; the native dumper always behaves this way'],
 ];
