@@ -11,14 +11,17 @@ import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 
 const dir = process.env.ONEDUMP_CHILD_COVERAGE_DIR;
-// Only `node --import tsx …` children run src/ (not the vitest workers, s3rver or the bench generators).
-const usesTsx = process.execArgv.some((a, i, all) => a === '--import=tsx' || (a === 'tsx' && all[i - 1] === '--import'));
-if (dir && isMainThread && usesTsx) {
+// Only children that load tsx run src/: `node --import tsx …`, or node_modules/.bin/tsx, which starts node with
+// `--import file:///…/tsx/dist/loader.mjs` (not the vitest workers, s3rver or the bench generators).
+const tsxImport = process.execArgv
+  .map((a, i, all) => (a.startsWith('--import=') ? a.slice('--import='.length) : all[i - 1] === '--import' ? a : undefined))
+  .find((v) => v === 'tsx' || /\/tsx\/dist\/loader\.m?js$/.test(v ?? ''));
+if (dir && isMainThread && tsxImport) {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const srcPrefix = pathToFileURL(join(root, 'src')).href + '/';
   // tsx first, so that the capture hook registered next runs outside it and sees the JavaScript it made. The child's
   // own `--import tsx` then finds the module already loaded.
-  await import('tsx');
+  await import(tsxImport);
   register('./capture-hooks.mjs', import.meta.url, { data: { dir: join(dir, 'sources'), srcPrefix } });
   const session = new Session();
   session.connect();
