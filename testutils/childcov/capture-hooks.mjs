@@ -14,8 +14,7 @@ export function initialize(data) {
   mkdirSync(dir, { recursive: true });
 }
 
-export async function load(url, context, nextLoad) {
-  const result = await nextLoad(url, context);
+function capture(url, result) {
   if (url.startsWith(srcPrefix) && result.source != null) {
     const file = join(dir, `${createHash('sha1').update(url).digest('hex')}.js`);
     if (!existsSync(file)) {
@@ -25,4 +24,14 @@ export async function load(url, context, nextLoad) {
     }
   }
   return result;
+}
+
+/** Off-thread hook (module.register, Node 20). */
+export async function load(url, context, nextLoad) {
+  return capture(url, await nextLoad(url, context));
+}
+
+/** In-thread hook (module.registerHooks, which tsx uses where Node has it, e.g. Node 24). */
+export function loadSync(url, context, nextLoad) {
+  return capture(url, nextLoad(url, context));
 }

@@ -3,7 +3,7 @@
 // at exit (process.exit, a normal end, a signal handler that exits; not SIGKILL), and its loader hook keeps the code
 // tsx produced for each src/ module, which provider.ts needs to map that coverage back to the .ts lines.
 import { Session } from 'node:inspector';
-import { register } from 'node:module';
+import * as nodeModule from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -22,7 +22,15 @@ if (dir && isMainThread && tsxImport) {
   // tsx first, so that the capture hook registered next runs outside it and sees the JavaScript it made. The child's
   // own `--import tsx` then finds the module already loaded.
   await import(tsxImport);
-  register('./capture-hooks.mjs', import.meta.url, { data: { dir: join(dir, 'sources'), srcPrefix } });
+  // The same kind of hook as tsx's: in-thread where Node has module.registerHooks (tsx uses it there), else off-thread.
+  const data = { dir: join(dir, 'sources'), srcPrefix };
+  if (typeof nodeModule.registerHooks === 'function') {
+    const hooks = await import('./capture-hooks.mjs');
+    hooks.initialize(data);
+    nodeModule.registerHooks({ load: hooks.loadSync });
+  } else {
+    nodeModule.register('./capture-hooks.mjs', import.meta.url, { data });
+  }
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
