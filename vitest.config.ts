@@ -17,7 +17,10 @@ export default defineConfig({
       customProviderModule: './testutils/childcov/provider.ts',
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
-      thresholds: { lines: 0 },
+      reportOnFailure: true,
+      // The requirements' bar. Measured on Node 20 (which skips the zstd tests): 92.47 % lines with the children,
+      // 73.33 % in-process only (branches 79.58 / 60.86 %, functions 89.81 / 70.13 %).
+      thresholds: { lines: 90 },
     },
   },
 });

@@ -9,9 +9,13 @@ import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 
 const fresh = (p: string) => mkdtempSync(join(tmpdir(), `onedump-lock-${p}-`));
 
-/** A config with one job whose stand-in dump takes `seconds` and prints `marker`. */
-function slowJob(dir: string, seconds: number, name = 'app'): string {
-  const bin = fakeDumpBinary(`sleep ${seconds}\necho "-- ran by $PPID"\necho "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
+/**
+ * A config with one job whose stand-in dump takes `seconds`, or, given a file name, runs until that file exists (at most
+ * 60 s): a test that must act while the dump runs does not then depend on how fast a loaded machine starts a process.
+ */
+function slowJob(dir: string, seconds: number | string, name = 'app'): string {
+  const wait = typeof seconds === 'number' ? `sleep ${seconds}` : `i=0; while [ ! -e '${seconds}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
+  const bin = fakeDumpBinary(`${wait}\necho "-- ran by $PPID"\necho "CREATE TABLE t (id int);"\n${DUMP_COMPLETED}`, dir);
   const cfg = join(dir, 'jobs.yml');
   writeFileSync(
     cfg,
@@ -109,7 +113,7 @@ describe('per-job run lock (in process)', () => {
 describe('two processes running one job', () => {
   it('exactly one dumps; the other exits 11 naming the holder, and writes nothing', async () => {
     const dir = fresh('two');
-    const cfg = slowJob(dir, 3);
+    const cfg = slowJob(dir, join(dir, 'go'));
     const env = { ONEDUMP_LOCK_DIR: join(dir, 'locks') };
     const a = startCli(['dump', '-c', cfg], env);
     await waitFor(() => existsSync(join(dir, 'locks')) && readdirSync(join(dir, 'locks')).length === 1);
@@ -120,6 +124,7 @@ describe('two processes running one job', () => {
     expect(json.jobs[0]).toMatchObject({ job: 'app', skipped: 'locked' });
     expect(json.jobs[0].error).toMatch(new RegExp(`^another run of job "app" holds its lock \\(pid ${a.child.pid} on ${hostname()}, since [-0-9T:.]+Z\\); this run is skipped$`));
     expect(b.stderr).toContain('this run is skipped');
+    writeFileSync(join(dir, 'go'), '');
     expect(await a.done).toBe(0);
     expect(readFileSync(join(dir, 'out', 'app.sql'), 'utf8')).toMatch(/^-- ran by \d+\n/);
     expect(readdirSync(join(dir, 'locks'))).toEqual([]);
