@@ -11,7 +11,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default'],
     // On with --coverage (`npm test`). The provider is @vitest/coverage-v8 plus the coverage of the CLI child
-    // processes the tests spawn (testutils/coverage/provider.ts), so the thresholds apply to both.
+    // processes the tests spawn (testutils/childcov/provider.ts), so the thresholds apply to both.
     coverage: {
       provider: 'custom',
       customProviderModule: './testutils/childcov/provider.ts',
