@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedMariaDB, uniqueName } from '../../testutils/servers.js';
@@ -7,6 +7,7 @@ import { startDaemon, type DaemonProcess } from '../../testutils/daemon-process.
 import { startHttpRecorder, type HttpRecorder } from '../../testutils/http-recorder.js';
 import { DUMP_COMPLETED, fakeDumpBinary } from '../../testutils/fake-dump.js';
 import { requireBinary } from '../../testutils/binaries.js';
+import { partialOf } from '../../testutils/partial.js';
 
 const db = sharedMariaDB();
 const DB = uniqueName('shutdown');
@@ -58,7 +59,7 @@ describe('daemon shutdown', () => {
     daemon = startDaemon(['--daemon', '-c', s.config, '--shutdown-timeout', '30s'], { env: s.env });
     await daemon.waitForLog(/job "slow" started/);
     // The dump is under way: credentials in place, output being written under the .partial name only.
-    await waitUntil(() => existsSync(join(s.out, 'slow.sql.partial')));
+    await waitUntil(() => partialOf(s.out, 'slow.sql') !== undefined);
     expect(credFiles(s.tmp)).toHaveLength(1);
     daemon.signal('SIGTERM');
     const { code } = await daemon.exited(30_000);
@@ -75,7 +76,7 @@ describe('daemon shutdown', () => {
     const s = setup(120);
     daemon = startDaemon(['--daemon', '-c', s.config, '--shutdown-timeout', '1s'], { env: s.env });
     await daemon.waitForLog(/job "slow" started/);
-    await waitUntil(() => existsSync(join(s.out, 'slow.sql.partial')));
+    await waitUntil(() => partialOf(s.out, 'slow.sql') !== undefined);
     const t0 = Date.now();
     daemon.signal('SIGTERM');
     const { code } = await daemon.exited(30_000);
@@ -95,7 +96,7 @@ describe('daemon shutdown', () => {
     const s = setup(120);
     daemon = startDaemon(['--daemon', '-c', s.config], { env: s.env });
     await daemon.waitForLog(/job "slow" started/);
-    await waitUntil(() => existsSync(join(s.out, 'slow.sql.partial')));
+    await waitUntil(() => partialOf(s.out, 'slow.sql') !== undefined);
     daemon.signal('SIGINT');
     await daemon.waitForLog(/received SIGINT: no new runs/);
     daemon.signal('SIGINT');

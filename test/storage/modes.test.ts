@@ -11,6 +11,7 @@ import { runSync } from '../../src/sync/engine.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { UsageError } from '../../src/util/errors.js';
 import { modeOf, octal } from '../../testutils/umask-cli.js';
+import { partialOf } from '../../testutils/partial.js';
 
 const work = mkdtempSync(join(tmpdir(), 'onedump-modes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -124,6 +125,7 @@ describe('local storage file modes', () => {
         writeFileSync(final + '.partial', 'stale');
         chmodSync(final + '.partial', 0o666);
         let seen: number | undefined;
+        let leftoverGone = false;
         let started = false;
         const src = new Readable({
           read() {
@@ -132,7 +134,9 @@ describe('local storage file modes', () => {
               this.push(randomBytes(1000));
               // Looked at while the put is under way (the first chunk is in the file).
               setTimeout(() => {
-                seen = existsSync(final + '.partial') ? statSync(final + '.partial').mode & 0o777 : -1;
+                const partial = partialOf(root, 'f.bin');
+                seen = partial ? statSync(partial).mode & 0o777 : -1;
+                leftoverGone = !existsSync(final + '.partial');
                 this.push(randomBytes(1000));
                 this.push(null);
               }, 50);
@@ -142,6 +146,7 @@ describe('local storage file modes', () => {
         await st.put('f.bin', src, { mode });
         const want = mode === 'umask' ? 0o666 & ~u : mode;
         expect(seen, 'a partial file existed during the write').toBeGreaterThanOrEqual(0);
+        expect(leftoverGone, 'the leftover partial file was removed').toBe(true);
         expect(octal(seen! & ~want), `partial ${octal(seen!)} ⊆ ${octal(want)}`).toBe('0000');
         expect(octal(modeOf(final))).toBe(octal(want));
         expect(statSync(final).size).toBe(2000);
