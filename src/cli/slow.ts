@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'only entries from this host name or IP address')
     .option(
       '-j, --threads <n>',
-      'threads parsing files and parts of large files: auto (one per core, at most 4, for inputs of 32 MB or more) or a number; 1 = no worker',
+      'threads parsing files and parts of large files: auto (one per core, at most 4, for inputs of 256 MB or more) or a number; 1 = no worker',
       parseThreads,
       'auto',
     )

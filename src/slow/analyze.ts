@@ -16,7 +16,7 @@ export interface AnalyzeOptions {
   filter: EntryFilter;
   /**
    * Threads reading files and parts of files (this one and threads - 1 workers); capped at one per
-   * core, at most 4. Default 'auto': one per core for inputs of AUTO_MIN_BYTES or more, else 1.
+   * core, at most 4. Default 'auto': one per core for inputs of AUTO_THREADS_MIN_BYTES or more, else 1.
    */
   threads?: number | 'auto';
   /**
@@ -35,8 +35,15 @@ export interface AnalyzeOptions {
   goTool?: boolean;
 }
 
-/** With threads 'auto', inputs smaller than this are read in this thread: a worker's start costs more than it saves. */
+/** A plain file smaller than this is never cut into parts: a worker's start costs more than it saves. */
 export const AUTO_MIN_BYTES = 32 << 20;
+/**
+ * With threads 'auto', inputs smaller than this are read in this thread. Measured on an idle 2-core machine (bundle,
+ * the single executable's V8 flags; bench/slow.sh's varied log): 100 MB took 2.15 s in one thread and 1.86-2.24 s in
+ * two, for 205 MB peak RSS instead of 150 MB; the same log four times over (400 MB) 6.81 s against 4.97 s (1.37x) at
+ * 224 MB. Below this size a second thread buys nothing worth its ~55 MB.
+ */
+export const AUTO_THREADS_MIN_BYTES = 256 << 20;
 /** A gzip file counts as this many times its size (slow logs compress about 5-10x). */
 const GZIP_FACTOR = 4;
 /** Past threads parts, a file is cut into parts of about this size (at most four per thread), so that a slow thread holds the others back less. */
@@ -54,7 +61,7 @@ export async function analyzeSlowLogs(path: string, options: AnalyzeOptions): Pr
   const inputs = await Promise.all(files.map(inputInfo));
   const asked = options.threads ?? 'auto';
   const wanted =
-    asked === 'auto' ? (inputs.reduce((n, f) => n + (f.gzipped ? f.size * GZIP_FACTOR : f.size), 0) >= AUTO_MIN_BYTES ? maxThreads() : 1) : asked;
+    asked === 'auto' ? (inputs.reduce((n, f) => n + (f.gzipped ? f.size * GZIP_FACTOR : f.size), 0) >= AUTO_THREADS_MIN_BYTES ? maxThreads() : 1) : asked;
   const threads = Math.max(1, Math.min(wanted, maxThreads()));
   const filter = options.filter;
 
