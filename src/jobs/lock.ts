@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration } from '../util/duration.js';
 import { OnedumpError } from '../util/errors.js';
+import { processAlive } from '../util/process-alive.js';
 
 /**
  * One run of a job at a time on a host: a lock file per job, created exclusively (O_EXCL), holding its owner, and
@@ -172,15 +173,6 @@ async function isStale(path: string, owner: LockOwner | undefined, ttl: number):
   // A file still being written (no owner yet) is fresh until the TTL says otherwise.
   if (!owner || owner.host !== hostname()) return false;
   return !processAlive(owner.pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { FLUSH_BEHIND_EVERY, PARTIAL_SUFFIX, type ObjectInfo, type PutOptions, t
 import type { StorageBackend } from './backend.js';
 import { mkdirs } from '../util/mkdirs.js';
 import { BACKUP_MODE, modeBits, modeField, type FileMode } from './mode.js';
+import { processAlive } from '../util/process-alive.js';
 
 export function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
@@ -43,15 +44,6 @@ async function removeLeftoverPartials(finalPath: string): Promise<void> {
     } catch (err) {
       throw new PermanentError(`local storage: cannot remove the leftover ${leftover}: ${(err as Error).message}.`, { cause: err });
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
